@@ -1,0 +1,358 @@
+"""The Gymnasium text environment: a language model plays a registered game against a scripted opponent."""
+
+from __future__ import annotations
+
+import string
+from typing import Any, Literal
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError, OpponentSpecError
+from arena.games.base import DRAW
+from arena.games.registry import get_spec
+from arena.rewards import RewardConfig
+from arena.text import AnswerFormat, parse_answer
+
+Seat = Literal["first", "second", "random"]
+InvalidMovePolicy = Literal["retry", "forfeit", "random"]
+RESET_OPTIONS = frozenset({"opponent", "agent_seat", "start", "opponent_seed"})
+_SEATS = ("first", "second")
+# Every character a prompt can contain: rendering is ASCII, and user text is quoted with ascii().
+CHARSET = frozenset(string.printable)
+
+
+class EnvConfig(BaseModel):
+    """Everything about an episode except the game, opponent and seat (which a curriculum sets per episode)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    answer: AnswerFormat = Field(default_factory=AnswerFormat, description="Tags and strictness of answers.")
+    invalid_move: InvalidMovePolicy = Field(
+        "forfeit",
+        description="On an invalid move: 'retry' (feedback, same board, up to max_retries, then forfeit), "
+        "'forfeit' (immediate loss) or 'random' (a random legal move is played for the agent; penalised).",
+    )
+    max_retries: int = Field(2, ge=0, le=100, description="Retries per turn under invalid_move='retry'.")
+    max_agent_turns: int | None = Field(
+        None, ge=1, description="Truncate after this many agent turns (retries count); None: never truncate."
+    )
+    rewards: RewardConfig = Field(default_factory=RewardConfig, description="Reward components.")
+    max_prompt_chars: int = Field(8192, ge=256, description="Length bound of the observation space.")
+
+    @model_validator(mode="after")
+    def _retry_needs_retries(self) -> EnvConfig:
+        if self.invalid_move == "retry" and self.max_retries == 0:
+            raise ValueError(
+                "invalid_move='retry' with max_retries=0 is a forfeit: set max_retries >= 1 or use 'forfeit'"
+            )
+        return self
+
+
+class TextGameEnv(gymnasium.Env[str, str]):
+    """## Description
+
+    A two-player board game as text. The agent (a language model) reads the board, thinks inside
+    `<think>...</think>` and answers `<move>N</move>`; a scripted opponent replies inside the same `step()`.
+    Any registered game works; `arena/TicTacToe-v0` and `arena/ConnectFour-v0` are built in.
+
+    ## Action
+
+    Any string: the model's completion. It is read as `<think>...</think>` followed by `<move>N</move>`
+    (tags and strictness set by `answer`); N is a cell 0-8 (tic-tac-toe) or a column 0-6 (connect four).
+    No input raises: unreadable or illegal answers are handled by the `invalid_move` policy.
+
+    ## Observation
+
+    The user turn of the prompt. For tic-tac-toe, after X took the centre and the agent plays O:
+
+        0 1 2
+        3 X 5
+        6 7 8
+        You play O. Legal moves: 0 1 2 3 5 6 7 8
+
+    `info["messages"]` holds the chat form: a system prompt with the rules and answer format, then this text.
+
+    ## Rewards
+
+    Paid on the episode's last step (0 before), from `rewards` (defaults shown):
+
+        | component | value                                                     |
+        |-----------|-----------------------------------------------------------|
+        | outcome   | win 1.0, draw 0.5, loss 0.0 (a forfeit is a loss)         |
+        | format    | 0.2 x share of agent turns that were well formatted       |
+        | invalid   | -0.1 once if any move was unparseable or illegal          |
+
+    `info["reward_components"]` reports each component.
+
+    ## Starting State
+
+    The empty board, or the position after `options["start"]` moves; if the opponent moves first, it has
+    already moved.
+
+    ## Episode End
+
+    Terminated when the game ends (win, loss, draw) or the agent forfeits. Truncated after
+    `max_agent_turns` agent turns, if set.
+
+    ## Arguments
+
+    `game` (registered name), `opponent` (tier name such as "random", "noisy-0.3", "depth-2", "perfect", or a
+    spec dict), `agent_seat` ("first", "second", "random"), `config` (an `EnvConfig` or dict) and any
+    `EnvConfig` field as a keyword. `reset(options=...)` may override `opponent`, `agent_seat`, `start` (moves
+    to pre-play) and `opponent_seed`.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        game: str = "tictactoe",
+        opponent: str | dict[str, Any] = "random",
+        agent_seat: Seat = "random",
+        config: EnvConfig | dict[str, Any] | None = None,
+        render_mode: str | None = None,
+        game_kwargs: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
+        from opponents import parse_opponent
+
+        self.spec_game = get_spec(game)
+        self.game = self.spec_game.game(**(game_kwargs or {}))
+        self.renderer = self.spec_game.make_renderer(self.game)
+        base = config.model_dump() if isinstance(config, EnvConfig) else dict(config or {})
+        try:
+            self.config = EnvConfig.model_validate({**base, **overrides})
+        except ValidationError as exc:
+            raise ArenaError(f"invalid environment config: {exc}") from exc
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ArenaError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.default_opponent = parse_opponent(opponent)
+        self.default_seat = _check_seat(agent_seat)
+        self._game_kwargs = dict(game_kwargs or {})
+        self._game_name = game
+        self._opponents: dict[str, Any] = {}  # built opponents by tier, so search caches survive resets
+        self.observation_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=1, charset=CHARSET)
+        self.action_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=0, charset=CHARSET)
+        self.system_prompt = (
+            f"You are playing {self.renderer.title}. {self.renderer.rules()} "
+            f"{self.config.answer.instructions(self.renderer.move_noun)}"
+        )
+        self._state: Any = None
+        self._done = True
+
+    # -- episode setup -------------------------------------------------------------------------------------
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - RESET_OPTIONS
+        if unknown:
+            raise ArenaError(f"unknown reset option(s) {sorted(unknown)}; allowed: {sorted(RESET_OPTIONS)}")
+        self.opponent = self._opponent(options.get("opponent") or self.default_opponent)
+        seat = _check_seat(options.get("agent_seat") or self.default_seat)
+        self.seat = int(self.np_random.integers(2)) if seat == "random" else _SEATS.index(seat)
+        opponent_seed = options.get("opponent_seed")
+        if opponent_seed is None:
+            opponent_seed = int(self.np_random.integers(2**63 - 1))
+        self.opponent_seed = int(opponent_seed)
+        self._opponent_rng = np.random.default_rng(self.opponent_seed)
+
+        start = list(options.get("start") or [])
+        try:
+            self._state = self.game.play(start)
+        except IllegalMoveError as exc:
+            raise ArenaError(f"start position {start} is not playable: {exc}") from exc
+        if self.game.is_over(self._state):
+            raise ArenaError(f"start position {start} already ends the game; give one with moves left")
+        self.moves: list[int] = [int(m) for m in start]
+        self.agent_turns = self.formatted_turns = 0
+        self.format_errors = self.unparseable_moves = self.illegal_moves = 0
+        self.invalid_reasons: list[dict[str, Any]] = []
+        self._retries = 0
+        self._done = False
+        self.result: str | None = None
+        opponent_move = None
+        if self.game.to_move(self._state) != self.seat:
+            opponent_move = self._opponent_moves()
+            if self.game.is_over(self._state):
+                raise ArenaError(
+                    f"start position {start} lets the opponent end the game before the agent moves; "
+                    "give a start where the agent gets a turn"
+                )
+        prompt = self._prompt()
+        return prompt, self._info(prompt, opponent_move=opponent_move)
+
+    def _opponent(self, value: Any) -> Any:
+        from opponents import make_opponent, parse_opponent
+
+        try:
+            spec = parse_opponent(value)
+        except OpponentSpecError:
+            raise
+        if spec.tier not in self._opponents:
+            self._opponents[spec.tier] = make_opponent(spec, self.game)
+        return self._opponents[spec.tier]
+
+    # -- one agent turn ------------------------------------------------------------------------------------
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        if self._done:
+            raise EpisodeOverError("step() called after the episode ended; call reset() to start a new one")
+        text = action if isinstance(action, str) else _as_text(action)
+        self.agent_turns += 1
+        parsed = parse_answer(text, self.config.answer)
+        if parsed.format_ok:
+            self.formatted_turns += 1
+        else:
+            self.format_errors += 1
+
+        move, kind, reason = parsed.move, parsed.error_kind, parsed.error
+        if move is not None:
+            try:
+                next_state = self.game.apply(self._state, move)
+            except IllegalMoveError as exc:
+                kind, reason, move = "illegal", str(exc), None
+        if kind == "unparseable":
+            self.unparseable_moves += 1
+        elif kind == "illegal":
+            self.illegal_moves += 1
+
+        feedback = None
+        agent_move = opponent_move = None
+        forfeit = False
+        if move is None:
+            self.invalid_reasons.append({"turn": self.agent_turns, "kind": kind, "reason": reason})
+            policy = self.config.invalid_move
+            if policy == "retry" and self._retries < self.config.max_retries:
+                self._retries += 1
+                feedback = f"Your answer was not accepted ({reason}). Try again."
+            elif policy == "random":
+                legal = self.game.legal_moves(self._state)
+                agent_move = legal[int(self.np_random.integers(len(legal)))]
+                next_state = self.game.apply(self._state, agent_move)
+            else:
+                forfeit = True
+        else:
+            agent_move = move
+
+        if agent_move is not None:
+            self._retries = 0
+            self._state = next_state
+            self.moves.append(int(agent_move))
+            if not self.game.is_over(self._state):
+                opponent_move = self._opponent_moves()
+
+        terminated = forfeit or self.game.is_over(self._state)
+        truncated = (
+            not terminated
+            and self.config.max_agent_turns is not None
+            and self.agent_turns >= self.config.max_agent_turns
+        )
+        reward = 0.0
+        components = None
+        if terminated or truncated:
+            self._done = True
+            self.result = "loss" if forfeit else "truncated" if truncated else self._result()
+            components = self.config.rewards.components(
+                self.result, self.formatted_turns, self.agent_turns, len(self.invalid_reasons)
+            )
+            reward = float(sum(components.values()))
+        prompt = self._prompt(feedback)
+        info = self._info(
+            prompt, agent_move=agent_move, opponent_move=opponent_move, parsed=parsed, kind=kind, reason=reason
+        )
+        info["forfeit"] = forfeit
+        if components is not None:
+            info["reward_components"] = components
+        if self.render_mode == "human":
+            print(self.render())
+        return prompt, reward, terminated, truncated, info
+
+    def _opponent_moves(self) -> int:
+        move = int(self.opponent.choose(self._state, self._opponent_rng))
+        self._state = self.game.apply(self._state, move)
+        self.moves.append(move)
+        return move
+
+    def _result(self) -> str:
+        winner = self.game.winner(self._state)
+        return "draw" if winner == DRAW else "win" if winner == self.seat else "loss"
+
+    # -- text --------------------------------------------------------------------------------------------
+
+    def _prompt(self, feedback: str | None = None) -> str:
+        board = self.renderer.render(self._state)
+        if self.game.is_over(self._state) or self._done:
+            status = {"win": "You won.", "draw": "Draw.", "loss": "You lost.", "truncated": "Out of turns."}
+            return f"{board}\nGame over. {status.get(self.result or '', '')}".rstrip()
+        legal = " ".join(str(m) for m in self.game.legal_moves(self._state))
+        text = f"{board}\nYou play {self.renderer.symbol(self.seat)}. Legal moves: {legal}"
+        return f"{feedback}\n{text}" if feedback else text
+
+    def _info(self, prompt: str, **turn: Any) -> dict[str, Any]:
+        parsed = turn.pop("parsed", None)
+        info = {
+            "messages": [
+                {"role": "system", "content": self.system_prompt},
+                {"role": "user", "content": prompt},
+            ],
+            "legal_moves": list(self.game.legal_moves(self._state)) if not self._done else [],
+            "moves": list(self.moves),
+            "seat": _SEATS[self.seat],
+            "opponent": self.opponent.name,
+            "opponent_seed": self.opponent_seed,
+            "agent_turns": self.agent_turns,
+            "format_errors": self.format_errors,
+            "unparseable_moves": self.unparseable_moves,
+            "illegal_moves": self.illegal_moves,
+            "invalid_moves": len(self.invalid_reasons),
+            "invalid_reasons": list(self.invalid_reasons),
+            "result": self.result,
+        }
+        if parsed is not None:
+            info.update(
+                format_ok=parsed.format_ok,
+                format_error=parsed.format_error,
+                invalid_kind=turn.get("kind"),
+                invalid_reason=turn.get("reason"),
+                think=parsed.think,
+            )
+        for key in ("agent_move", "opponent_move"):
+            if key in turn:
+                info[key] = turn[key]
+        return info
+
+    def render(self) -> str | None:
+        if self._state is None:
+            return None
+        text = self.renderer.render(self._state)
+        if self.render_mode == "ansi":
+            return text
+        if self.render_mode == "human":
+            return text
+        return None
+
+    @property
+    def state(self) -> Any:
+        """The current game state (rules object: `self.game`)."""
+        return self._state
+
+
+def _check_seat(seat: Any) -> Seat:
+    if seat not in ("first", "second", "random"):
+        raise ArenaError(f"agent_seat must be 'first', 'second' or 'random', got {seat!r}")
+    return seat
+
+
+def _as_text(action: Any) -> str:
+    if isinstance(action, bytes | bytearray):
+        return bytes(action).decode("utf-8", errors="replace")
+    return str(action)

@@ -1,0 +1,216 @@
+"""Text side of a game, kept apart from the rules: how a board is shown and how an answer is read.
+
+Renderers turn states into prompt text; `parse_answer` turns a model's completion into a move number.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from arena.errors import InvalidMoveError
+from arena.games.base import Game
+
+SYMBOLS = ("X", "O")
+EMPTY_SYMBOL = "."
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """A short, ASCII-only repr of user text for messages (never dumps a megabyte into a log or prompt)."""
+    return ascii(text) if len(text) <= limit else ascii(text[:limit]) + f"...({len(text)} chars)"
+
+
+class Renderer(ABC):
+    """Shows a game's states as text. One per game; it reads the rules but never changes them."""
+
+    title: str = "a game"
+    move_noun: str = "move"
+
+    def __init__(self, game: Game[Any]) -> None:
+        self.game = game
+
+    @abstractmethod
+    def rules(self) -> str:
+        """The rules and the move numbering, in a few sentences, for the system prompt."""
+
+    @abstractmethod
+    def render(self, state: Any) -> str:
+        """The board as text."""
+
+    def symbol(self, player: int) -> str:
+        return SYMBOLS[player]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.game,))
+
+
+class GridRenderer(Renderer):
+    """Any game whose `board()` is a grid: one row per line, cells as X, O or '.'."""
+
+    def rules(self) -> str:
+        n = self.game.info.num_moves
+        return f"Players take turns; X moves first. A move is a number from 0 to {n - 1}."
+
+    def render(self, state: Any) -> str:
+        return "\n".join(" ".join(EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row) for row in self.game.board(state))
+
+
+class TicTacToeRenderer(Renderer):
+    """Empty cells show their own number, so the board doubles as the move key."""
+
+    title = "tic-tac-toe"
+    move_noun = "cell"
+
+    def rules(self) -> str:
+        return (
+            "Tic-tac-toe on a 3x3 board. X moves first, then O; players alternate placing their symbol in an "
+            "empty cell. Three in a row, column or diagonal wins; a full board with no line is a draw. "
+            "Cells are numbered 0-8 row by row from the top left, and an empty cell shows its number."
+        )
+
+    def render(self, state: Any) -> str:
+        cells = state.cells
+        shown = [str(i) if c < 0 else SYMBOLS[c] for i, c in enumerate(cells)]
+        return "\n".join(" ".join(shown[r * 3 : r * 3 + 3]) for r in range(3))
+
+
+class ConnectFourRenderer(Renderer):
+    """Column numbers on top, the top row first, '.' for an empty cell."""
+
+    title = "connect four"
+    move_noun = "column"
+
+    def rules(self) -> str:
+        g = self.game
+        return (
+            f"Connect four on a board of {g.rows} rows and {g.columns} columns. X moves first, then O; a move "
+            f"drops your stone into a column, where it falls to the lowest empty cell. {g.connect} in a row, "
+            f"column or diagonal wins; a full board with no line is a draw. Columns are numbered "
+            f"0-{g.columns - 1} from left to right."
+        )
+
+    def render(self, state: Any) -> str:
+        header = " ".join(str(c) for c in range(self.game.columns))
+        rows = [" ".join(EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row) for row in self.game.board(state)]
+        return "\n".join([header, *rows])
+
+
+class AnswerFormat(BaseModel):
+    """How a completion must be written: `<think>...</think>` then `<move>N</move>`.
+
+    strict: the whole completion is exactly one think block followed by one move block (whitespace aside).
+    lenient: the move is read from the last move block anywhere in the text, and the first integer inside it;
+    a completion that breaks the strict shape still counts as a format error for the format reward.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    think_tag: str = Field("think", description="Name of the reasoning tag, written <think>...</think>.")
+    move_tag: str = Field("move", description="Name of the answer tag, written <move>N</move>.")
+    mode: Literal["strict", "lenient"] = Field("strict", description="How forgiving move extraction is.")
+
+    @model_validator(mode="after")
+    def _check_tags(self) -> AnswerFormat:
+        for tag in (self.think_tag, self.move_tag):
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", tag):
+                raise ValueError(f"tag name {tag!r} must be a letter followed by letters, digits, '_' or '-'")
+        if self.think_tag == self.move_tag:
+            raise ValueError("think_tag and move_tag must differ, e.g. 'think' and 'move'")
+        return self
+
+    def instructions(self, move_noun: str) -> str:
+        t, m = self.think_tag, self.move_tag
+        return (
+            f"First think inside <{t}> </{t}>, then give your {move_noun} as <{m}>N</{m}> with N a number, "
+            f"and nothing after it."
+        )
+
+    def example(self, think: str, move: int) -> str:
+        return f"<{self.think_tag}>{think}</{self.think_tag}>\n<{self.move_tag}>{move}</{self.move_tag}>"
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    """What a completion said. `move` is None when no move could be read; `error` then says why."""
+
+    format_ok: bool
+    format_error: str | None
+    think: str | None
+    move: int | None
+    error_kind: Literal["format", "unparseable"] | None
+    error: str | None
+
+    def require_move(self) -> int:
+        if self.move is None:
+            raise InvalidMoveError(self.error or "no move")
+        return self.move
+
+
+_DIGITS = re.compile(r"[+]?(\d+)", re.ASCII)
+_FIRST_INT = re.compile(r"-?\d+", re.ASCII)
+_MAX_DIGITS = 9  # longer numbers are off every board; never int() a megabyte of digits
+
+
+def _read_number(content: str, lenient: bool) -> tuple[int | None, str | None]:
+    stripped = content.strip()
+    if lenient:
+        found = _FIRST_INT.search(stripped)
+        token = found.group(0) if found else None
+    else:
+        found = _DIGITS.fullmatch(stripped)
+        token = found.group(1) if found else None
+    if token is None:
+        return None, f"move {clip(content)} is not a whole number"
+    if len(token.lstrip("-")) > _MAX_DIGITS:
+        return -1, None  # a number, but off the board: the rules will call it illegal
+    return int(token), None
+
+
+def parse_answer(text: str, fmt: AnswerFormat) -> ParsedAnswer:
+    """Read a completion. Never raises: problems are reported in the result.
+
+    Uses plain substring search, not a backtracking regex, so adversarial megabyte inputs stay linear.
+    """
+    if not isinstance(text, str):
+        text = str(text)
+    ot, ct = f"<{fmt.think_tag}>", f"</{fmt.think_tag}>"
+    om, cm = f"<{fmt.move_tag}>", f"</{fmt.move_tag}>"
+    counts = {tag: text.count(tag) for tag in (ot, ct, om, cm)}
+
+    format_error = None
+    body = text.strip()
+    if any(c == 0 for c in counts.values()):
+        missing = [tag for tag, c in counts.items() if c == 0]
+        format_error = "missing " + ", ".join(missing)
+    elif any(c > 1 for c in counts.values()):
+        format_error = "repeated " + ", ".join(tag for tag, c in counts.items() if c > 1)
+    elif not body.startswith(ot):
+        format_error = f"text before {ot}"
+    elif not body.endswith(cm):
+        format_error = f"text after {cm}"
+    elif not (body.index(ct) < body.index(om)) or body[body.index(ct) + len(ct) : body.index(om)].strip():
+        format_error = f"{ct} must be followed by {om} with only whitespace between"
+    format_ok = format_error is None
+
+    think = None
+    start = text.find(ot)
+    if start >= 0:
+        end = text.find(ct, start + len(ot))
+        if end >= 0:
+            think = text[start + len(ot) : end]
+
+    if fmt.mode == "strict" and not format_ok:
+        return ParsedAnswer(False, format_error, think, None, "format", f"format error: {format_error}")
+
+    open_at = text.rfind(om)
+    close_at = text.find(cm, open_at + len(om)) if open_at >= 0 else -1
+    if open_at < 0 or close_at < 0:
+        return ParsedAnswer(format_ok, format_error, think, None, "format", f"format error: no {om}N{cm} found")
+    move, error = _read_number(text[open_at + len(om) : close_at], lenient=fmt.mode == "lenient")
+    if move is None:
+        return ParsedAnswer(format_ok, format_error, think, None, "unparseable", error)
+    return ParsedAnswer(format_ok, format_error, think, move, None, None)

@@ -1,0 +1,1 @@
+"""Curricula: schedulers that pick the opponent, seat, start position and seed of each episode."""
