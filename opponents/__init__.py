@@ -7,6 +7,7 @@ from .minimax import Minimax
 from .spec import (
     TIER_HELP,
     MinimaxSpec,
+    ModelSpec,
     NoisySpec,
     OpponentSpec,
     PerfectSpec,
@@ -19,6 +20,7 @@ __all__ = [
     "TIER_HELP",
     "Minimax",
     "MinimaxSpec",
+    "ModelSpec",
     "NoisyOpponent",
     "NoisySpec",
     "Opponent",

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from arena.errors import OpponentSpecError
+from arena.errors import MissingExtraError, OpponentSpecError
 from arena.games.base import Game
 from arena.games.registry import GameSpec, get_spec, list_games, resolve
 
@@ -74,13 +74,31 @@ class NoisySpec(_Spec):
         return base if self.inner == PerfectSpec() else f"{base}({self.inner.tier})"
 
 
-OpponentSpec = Annotated[RandomSpec | PerfectSpec | MinimaxSpec | NoisySpec, Field(discriminator="kind")]
+class ModelSpec(_Spec):
+    """A language model as the opponent (a frozen snapshot for league play, or any model under evaluation).
+
+    Built by `opponents.model.ModelOpponent`, which needs the `train` extra.
+    """
+
+    kind: Literal["model"] = "model"
+    path: str = Field(min_length=1, description="Local checkpoint directory or Hugging Face model id.")
+    label: str | None = Field(None, description="Name in logs and reports (default: model:<path>).")
+    temperature: float = Field(1.0, ge=0.0, description="Sampling temperature; 0 picks the most likely tokens.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(256, ge=1, description="Longest completion generated per move.")
+
+    @property
+    def tier(self) -> str:
+        return self.label or f"model:{self.path}"
+
+
+OpponentSpec = Annotated[RandomSpec | PerfectSpec | MinimaxSpec | NoisySpec | ModelSpec, Field(discriminator="kind")]
 NoisySpec.model_rebuild()
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(OpponentSpec)
 
 TIER_HELP = (
     "random, perfect, noisy-<p> (p in [0, 1]), depth-<d> (d >= 1); "
-    "'-first' after perfect or depth-<d> breaks ties by lowest move"
+    "'-first' after perfect or depth-<d> breaks ties by lowest move; model:<path> plays a language model"
 )
 _TIER = re.compile(r"(?:(random)|(perfect)(-first)?|depth-(\d+)(-first)?|noisy-([0-9]*\.?[0-9]+(?:e-?\d+)?))")
 
@@ -96,6 +114,8 @@ def parse_opponent(value: str | dict[str, Any] | _Spec) -> _Spec:
             raise OpponentSpecError(f"invalid opponent spec {value!r}: {exc}") from exc
     if not isinstance(value, str):
         raise OpponentSpecError(f"an opponent is a tier name or a spec dict, not {type(value).__name__}")
+    if value.startswith("model:") and len(value) > len("model:"):
+        return ModelSpec(path=value[len("model:") :])
     m = _TIER.fullmatch(value.strip().lower())
     if not m:
         raise OpponentSpecError(f"unknown opponent tier {value!r}; tiers are: {TIER_HELP}")
@@ -142,6 +162,14 @@ def make_opponent(value: str | dict[str, Any] | _Spec, game: Game[Any] | str) ->
             opponent = Minimax(game, depth=None, tie_break=spec.tie_break)
     elif isinstance(spec, NoisySpec):
         opponent = NoisyOpponent(game, make_opponent(spec.inner, game), spec.p)
+    elif isinstance(spec, ModelSpec):
+        try:
+            from opponents.model import ModelOpponent
+        except ImportError as exc:
+            raise MissingExtraError(
+                f"model opponents need the train extra (torch, transformers): pip install 'arena[train]' ({exc})"
+            ) from exc
+        opponent = ModelOpponent(game, spec)
     else:  # pragma: no cover - the union above is exhaustive
         raise OpponentSpecError(f"unsupported opponent spec {spec!r}")
     opponent.name = spec.tier
