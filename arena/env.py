@@ -273,7 +273,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         if components is not None:
             info["reward_components"] = components
         if self.render_mode == "human":
-            print(self.render())
+            self.render()
         return prompt, reward, terminated, truncated, info
 
     def _opponent_moves(self) -> int:
@@ -334,11 +334,10 @@ class TextGameEnv(gymnasium.Env[str, str]):
         if self._state is None:
             return None
         text = self.renderer.render(self._state)
-        if self.render_mode == "ansi":
-            return text
         if self.render_mode == "human":
-            return text
-        return None
+            print(text)
+            return None
+        return text if self.render_mode == "ansi" else None
 
     @property
     def state(self) -> Any:
