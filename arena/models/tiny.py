@@ -1,0 +1,182 @@
+"""The embedded default model: a tiny Qwen2-architecture causal LM and a word-level tokenizer, built in code.
+
+Why it looks like this:
+
+- No model hub is reachable on the machines this project runs on, and a user without a GPU must still be able to
+  run training and evaluation end to end. So the model is built from a config with seeded random weights, and
+  the tokenizer is built with the `tokenizers` library; nothing is downloaded and no weight file lives in git.
+- Training on 2 CPU cores is time-bound, so sequences must be short. The vocabulary (98 tokens) holds only what
+  the env's user turns and the answer format use: cell symbols, digits, the words of "You play X. Legal moves:
+  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is ~50 tokens and an answer
+  5-15. Characters outside it are dropped when encoding (there is no unknown token in byte-level BPE).
+- Transformers loads any `qwen2` checkpoint's tokenizer as `Qwen2Tokenizer` (a byte-level BPE with a fixed
+  pre-tokenizer), so the tiny tokenizer is one: anything else would be rebuilt wrongly on load.
+- The chat template drops the system message: its English rules would be mostly unknown characters and would
+  triple the prompt length, and the tiny model learns the rules from rewards, not from reading them.
+- The answer tags are added tokens that are not special, so decoding with `skip_special_tokens=True` (as TRL
+  does) keeps them.
+- It is a standard `Qwen2ForCausalLM` + `PreTrainedTokenizerFast`, saved with `save_pretrained`, so
+  `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(path)`, TRL, vLLM and `transformers serve` all load it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from arena.errors import ArenaError, MissingExtraError
+
+ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
+SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
+TAGS = ("<think>", "</think>", "<move>", "</move>")
+BUILTIN_GAMES = ("tictactoe", "connect_four")
+_SAMPLE_GAMES = 24  # random games per game and seat whose prompts seed the vocabulary
+
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message['role'] != 'system' %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def _require_train_extra() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"the tiny model needs the train extra (torch, transformers, tokenizers): pip install 'arena[train]' "
+            f"({exc})"
+        ) from exc
+    return torch, transformers
+
+
+def sample_texts(game: str = "tictactoe") -> list[str]:
+    """Texts the tokenizer must encode without loss: user turns (mid-game and game over) and answers.
+
+    Built from the env itself for the built-in games and `game`, so the vocabulary follows the prompts.
+    """
+    import numpy as np
+
+    from arena.env import TextGameEnv
+
+    texts = ["user\n", "assistant\n", "system\n", "\n"]
+    for name in dict.fromkeys((*BUILTIN_GAMES, game)):
+        env = TextGameEnv(game=name, opponent="random", invalid_move="forfeit")
+        fmt = env.config.answer
+        rng = np.random.default_rng(0)
+        texts.extend(fmt.example(" ".join(str(d) for d in range(10)), m) for m in range(env.game.info.num_moves))
+        for i in range(2 * _SAMPLE_GAMES):
+            prompt, info = env.reset(seed=i, options={"agent_seat": ("first", "second")[i % 2]})
+            texts.append(prompt)
+            done = False
+            while not done:
+                move = int(rng.choice(info["legal_moves"]))
+                prompt, _, terminated, truncated, info = env.step(fmt.example("", move))
+                texts.append(prompt)
+                done = terminated or truncated
+    return texts
+
+
+def build_tokenizer(game: str = "tictactoe") -> Any:
+    """The tiny byte-level BPE tokenizer with its chat template (left padding).
+
+    Transformers loads every `qwen2` checkpoint's tokenizer as `Qwen2Tokenizer`, which rebuilds a byte-level
+    BPE from the saved vocabulary and merges with its own pre-tokenizer. So the tiny tokenizer *is* a
+    `Qwen2Tokenizer`: its vocabulary holds each character the prompts use and one merged token per piece the
+    Qwen2 pre-tokenizer cuts them into (" play", " X", ".", "\\n", ...), built by adding merges until every
+    piece is one token. Tags and chat markers are added tokens; only the chat markers are special, so decoding
+    with `skip_special_tokens=True` (as TRL does) keeps the tags.
+    """
+    _require_train_extra()
+    from tokenizers import AddedToken
+    from tokenizers.models import BPE
+    from transformers import Qwen2Tokenizer
+
+    def make(vocab: dict[str, int], merges: list[tuple[str, str]]) -> Any:
+        return Qwen2Tokenizer(
+            vocab=dict(vocab),
+            merges=list(merges),
+            unk_token=ENDOFTEXT,
+            eos_token=IM_END,
+            pad_token=ENDOFTEXT,
+            bos_token=None,
+            padding_side="left",
+            model_max_length=512,
+        )
+
+    pre_tokenizer = make({ENDOFTEXT: 0}, []).backend_tokenizer.pre_tokenizer
+    split_added = re.compile("(" + "|".join(re.escape(t) for t in (*SPECIAL_TOKENS, *TAGS)) + ")")
+    pieces: set[str] = set()
+    for text in sample_texts(game):
+        for fragment in split_added.split(text):
+            if fragment and fragment not in SPECIAL_TOKENS and fragment not in TAGS:
+                pieces.update(piece for piece, _ in pre_tokenizer.pre_tokenize_str(fragment))
+
+    vocab = {token: i for i, token in enumerate((*SPECIAL_TOKENS, *TAGS))}
+    for char in sorted({c for piece in pieces for c in piece}):
+        vocab[char] = len(vocab)
+    merges: list[tuple[str, str]] = []
+    # Shortest pieces first, so longer ones reuse their merges; a new merge joins the first two tokens a piece
+    # still splits into, and has the lowest priority, so it never changes how an earlier piece tokenizes.
+    for piece in sorted(pieces, key=lambda p: (len(p), p)):
+        while True:
+            tokens = [t.value for t in BPE(vocab=dict(vocab), merges=list(merges)).tokenize(piece)]
+            if len(tokens) == 1:
+                break
+            merges.append((tokens[0], tokens[1]))
+            vocab.setdefault(tokens[0] + tokens[1], len(vocab))
+
+    tokenizer = make(vocab, merges)
+    tokenizer.add_tokens([AddedToken(IM_START, special=True, normalized=False)], special_tokens=True)
+    tokenizer.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_model(seed: int = 0, game: str = "tictactoe") -> tuple[Any, Any]:
+    """A freshly initialised tiny Qwen2 model (4 layers, hidden 128, ~0.8M parameters) and its tokenizer.
+
+    The same seed gives the same weights. The global torch RNG is left as it was.
+    """
+    torch, transformers = _require_train_extra()
+    if not isinstance(seed, int) or seed < 0:
+        raise ArenaError(f"seed must be a non-negative integer, got {seed!r}")
+    tokenizer = build_tokenizer(game)
+    config = transformers.Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=384,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        use_cache=True,
+    )
+    # Seed a private RNG scope: building the default model must not change the caller's random stream.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = transformers.Qwen2ForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.bos_token_id = None
+    model.eval()
+    return model, tokenizer
+
+
+def save_tiny_model(path: str | Path, seed: int = 0, game: str = "tictactoe") -> Path:
+    """Build the tiny model and save model and tokenizer with `save_pretrained` into `path`; returns the path."""
+    model, tokenizer = build_tiny_model(seed=seed, game=game)
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
