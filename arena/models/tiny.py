@@ -1,4 +1,4 @@
-"""The embedded default model: a tiny Qwen2-architecture causal LM and a word-level tokenizer, built in code.
+"""The embedded default model: a tiny Qwen2-architecture causal LM and a small tokenizer, built in code.
 
 Why it looks like this:
 
@@ -15,7 +15,7 @@ Why it looks like this:
   triple the prompt length, and the tiny model learns the rules from rewards, not from reading them.
 - The answer tags are added tokens that are not special, so decoding with `skip_special_tokens=True` (as TRL
   does) keeps them.
-- It is a standard `Qwen2ForCausalLM` + `PreTrainedTokenizerFast`, saved with `save_pretrained`, so
+- It is a standard `Qwen2ForCausalLM` + `Qwen2Tokenizer`, saved with `save_pretrained`, so
   `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(path)`, TRL, vLLM and `transformers serve` all load it.
 """
 
