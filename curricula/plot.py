@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from arena.errors import MissingExtraError
+from arena.errors import ArenaError, MissingExtraError
 
 from .base import Curriculum
+from .scheduled import ScheduledCurriculum
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,20 +45,34 @@ def plot_mixture(
         title = title if title is not None else f"{source.kind} curriculum ({source.game.name})"
     else:
         records = [(int(step), dict(mixture)) for step, mixture in source]
+    if not records:
+        raise ArenaError("nothing to chart: give at least one step (or one logged record)")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+    else:
+        fig = ax.figure
+    if isinstance(source, ScheduledCurriculum) and source.config.waypoints[0].range is not None:
+        # A scheduled range names a different tier at almost every step; its band reads better than a stack.
+        ranges = [r for step, _ in records if (r := source.range_at(step)) is not None]
+        xs = [step for step, _ in records]
+        ax.fill_between(xs, [r.low for r in ranges], [r.high for r in ranges], alpha=0.4, label="range")
+        ax.set_ylabel("random-move probability p" if ranges[0].kind == "noisy" else "search depth")
+        return _finish(fig, ax, xs, title, ylim=(0, 1) if ranges[0].kind == "noisy" else None)
+
     labels: list[str] = []
     for _, mixture in records:
         labels.extend(label for label in mixture if label not in labels)
     xs = [step for step, _ in records]
     ys = [[mixture.get(label, 0.0) for _, mixture in records] for label in labels]
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-    else:
-        fig = ax.figure
     ax.stackplot(xs, ys, labels=labels)
-    ax.set_xlabel("training step")
     ax.set_ylabel("share of episodes")
-    ax.set_ylim(0, 1)
+    return _finish(fig, ax, xs, title, ylim=(0, 1))
+
+
+def _finish(fig: Figure, ax: Axes, xs: Sequence[int], title: str | None, ylim: tuple[float, float] | None) -> Figure:
+    ax.set_xlabel("training step")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     if xs:
         ax.set_xlim(xs[0], max(xs[-1], xs[0] + 1))
     if title:

@@ -22,6 +22,8 @@ from .config import EmptyStart, OpeningStart, PuzzleKind, PuzzleStart
 from .episode import EpisodeSeat
 
 _SEATS: tuple[EpisodeSeat, EpisodeSeat] = ("first", "second")
+# Puzzle positions are mostly new each time, so a big transposition table would only hold memory.
+_PUZZLE_TABLE_SIZE = 100_000
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def find_puzzle(
     chosen uniformly. Raises `ArenaError` if `max_tries` games hold none.
     """
     player = player if player is not None else make_opponent("random", game)
-    search = search if search is not None else Minimax(game, depth=2)
+    search = search if search is not None else Minimax(game, depth=2, max_table_size=_PUZZLE_TABLE_SIZE)
     if search.depth is not None and search.depth < 2:
         raise ArenaError(f"puzzle search needs depth >= 2 to see the opponent's reply, got depth {search.depth}")
     for _ in range(max_tries):
@@ -124,7 +126,8 @@ class StartSampler:
         for start in self.starts:
             if isinstance(start, OpeningStart | PuzzleStart) and start.played_by.tier not in self._players:
                 self._players[start.played_by.tier] = make_opponent(start.played_by, game)
-        self._search = Minimax(game, depth=2) if any(isinstance(s, PuzzleStart) for s in self.starts) else None
+        has_puzzles = any(isinstance(s, PuzzleStart) for s in self.starts)
+        self._search = Minimax(game, depth=2, max_table_size=_PUZZLE_TABLE_SIZE) if has_puzzles else None
 
     def weights(self) -> dict[str, float]:
         """{start label: probability}, for logging."""

@@ -7,6 +7,7 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
+from arena.errors import ArenaError  # noqa: E402
 from curricula import make_curriculum, plot_mixture  # noqa: E402
 
 
@@ -42,3 +43,21 @@ def test_adaptive_history_and_logged_records() -> None:
     assert plot_mixture(records, ax=ax, title="logged") is fig
     assert ax.get_title() == "logged"
     matplotlib.pyplot.close(fig)
+
+
+def test_range_schedules_chart_as_a_band() -> None:
+    curriculum = make_curriculum(
+        {
+            "kind": "scheduled",
+            "waypoints": [
+                {"step": 0, "range": {"low": 0.6, "high": 0.9}},
+                {"step": 50, "range": {"low": 0, "high": 0.3}},
+            ],
+        },
+        "tictactoe",
+    )
+    fig = plot_mixture(curriculum, steps=range(0, 60, 5))
+    assert fig.axes[0].get_ylabel() == "random-move probability p"
+    matplotlib.pyplot.close(fig)
+    with pytest.raises(ArenaError, match="nothing to chart"):
+        plot_mixture([])
