@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections.abc import Callable
 
 import numpy as np
@@ -94,3 +95,11 @@ def test_loading_into_the_wrong_curriculum_is_refused() -> None:
     two_levels = make_curriculum({**CONFIGS["adaptive"], "levels": ["random", "perfect"]}, "tictactoe")
     with pytest.raises(ArenaError, match="saved level 2 does not exist"):
         two_levels.load_state_dict({**state, "level": 2})
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIGS))
+def test_curricula_pickle_for_worker_processes(kind: str) -> None:
+    original = make_curriculum(CONFIGS[kind], "tictactoe")
+    copy = pickle.loads(pickle.dumps(original))
+    draws = copy.sample_batch(np.random.default_rng(3), 4, 2)
+    assert draws == original.sample_batch(np.random.default_rng(3), 4, 2)
