@@ -1,0 +1,56 @@
+"""The BENCHMARKS.md generator on fixture JSON: fast, and needs none of the peer suites installed."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def report():
+    # benchmarks/ holds scripts, not a package: load the generator from its file.
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "benchmarks" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_report_from_fixtures(report, tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    report.main(["--results", str(FIXTURES), "--out", str(out)])
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n")
+    assert "Fixture CPU, 2 cores" in text and "2025-01-01 00:00 UTC" in text
+    # Targets: met, not met, from each source.
+    assert "| text env >= 10x TextArena games/s, tictactoe (text every ply) | 12.0x | met |" in text
+    assert "| text env >= 10x TextArena games/s, connect_four (text every ply) | 3.3x | **not met** |" in text
+    assert "| `perfect` tic-tac-toe move median < 50 us | 18.5 us | met |" in text
+    assert "| connect-four `depth-4` move median < 20 ms | 25.00 ms | **not met** |" in text
+    assert "| opponents < 5% of a training step | 1.7% | met |" in text
+    assert "| generation, not Python glue, dominates a GRPO step | generation | met |" in text
+    # Skipped peers are shown with their reason, not dropped.
+    assert "skipped: ModuleNotFoundError: No module named 'pettingzoo'" in text
+    assert "| textarena | 0.7.4 | MIT |" in text
+    assert "| generation | 2.000 | 66.7% |" in text
+
+
+def test_report_without_optional_results(report, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    results.mkdir()
+    shutil.copy(FIXTURES / "bench_core.json", results / "bench_core.json")
+    text = report.render(report.load(results))
+    assert "Not measured yet: the training benchmark comes with the training issue." in text
+    assert "Not run: `pip install -e '.[bench,solver]' && python benchmarks/bench_peers.py`." in text
+    assert "| opponents < 5% of a training step | - | not measured | bench_train |" in text
+    assert "| `perfect` tic-tac-toe move median < 50 us | 18.5 us | met |" in text
+
+
+def test_report_with_no_results(report, tmp_path: Path) -> None:
+    text = report.render(report.load(tmp_path))
+    assert text.count("not measured") == 6
