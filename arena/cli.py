@@ -1,4 +1,4 @@
-"""The `arena` command line: list games and tiers, and watch scripted tiers play each other.
+"""The `arena` command line: list games and tiers, watch scripted tiers, evaluate players, play in the terminal.
 
 Each subcommand lives in its own `_cmd_*` function and is added in `build_parser()`.
 """
@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--games", type=int, default=100, help="games per pairing (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(func=_cmd_demo)
+
+    from arena.evaluation.cli import add_eval_parser, add_play_parser
+
+    add_eval_parser(sub)
+    add_play_parser(sub)
     return parser
 
 

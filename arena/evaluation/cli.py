@@ -1,0 +1,188 @@
+"""The `arena eval` and `arena play` subcommands (added to the parser in `arena.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from arena.errors import ArenaError
+
+PLAYER_HELP = (
+    "who plays: a tier name (random, noisy-<p>, depth-<d>, perfect, ...), 'tiny' or 'tiny:<seed>' (the embedded "
+    "tiny model, freshly initialised), 'model:<path or hub id>' (a transformers causal LM; a training run "
+    "directory plays its latest checkpoint-N) or 'openai:<model>' (an OpenAI-compatible endpoint, see --base-url)"
+)
+
+
+def _anchor(text: str) -> tuple[str, float]:
+    tier, sep, value = text.partition("=")
+    try:
+        if not sep or not tier:
+            raise ValueError
+        return tier, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an anchor is TIER=RATING, e.g. random=0, got {text!r}") from None
+
+
+def add_eval_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a player against opponent tiers",
+        description="Play N seat-balanced games per tier with fixed seeds; print a table and write JSON and a "
+        "PNG chart of the score per tier.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--player", required=True, help=PLAYER_HELP)
+    p.add_argument("--game", default="tictactoe", help="registered game name")
+    p.add_argument(
+        "--tiers", nargs="+", default=["random", "noisy-0.5", "depth-2", "perfect"], help="opponent tiers to play"
+    )
+    p.add_argument("--games", type=int, default=100, help="games per tier (half with each seat)")
+    p.add_argument("--seed", type=int, default=0, help="root seed of every game")
+    p.add_argument("--batch-size", type=int, default=64, help="games played concurrently (batched model calls)")
+    p.add_argument(
+        "--invalid-move",
+        choices=["forfeit", "random", "retry"],
+        default="forfeit",
+        help="what an invalid move does: lose the game, play a random legal move, or ask again",
+    )
+    p.add_argument("--max-retries", type=int, default=2, help="retries per turn with --invalid-move retry")
+    p.add_argument("--answer-mode", choices=["strict", "lenient"], default="strict", help="how answers are parsed")
+    p.add_argument("--no-move-quality", action="store_true", help="skip judging moves against the solved game")
+    p.add_argument("--probes", action="store_true", help="also run memorisation, unseen-start and diversity probes")
+    p.add_argument("--probe-games", type=int, default=50, help="games per probe group")
+    p.add_argument("--probe-tier", default="depth-2", help="opponent of the unseen-start probe")
+    p.add_argument("--start-plies", type=int, default=2, help="random opening moves before an unseen-start game")
+    p.add_argument(
+        "--anchor",
+        type=_anchor,
+        action="append",
+        default=[],
+        metavar="TIER=RATING",
+        help="rating anchor for the Elo fit (repeatable); overrides the documented default table",
+    )
+    g = p.add_argument_group("model players")
+    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
+    g.add_argument("--max-new-tokens", type=int, default=256, help="longest completion per move")
+    g.add_argument("--device", default="auto", help="device for transformers models: auto, cpu, cuda, cuda:1")
+    g = p.add_argument_group("OpenAI-compatible endpoints")
+    g.add_argument("--base-url", default=None, help="endpoint base URL, e.g. http://localhost:8000/v1")
+    g.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (never printed)"
+    )
+    g.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
+    g.add_argument("--retries", type=int, default=3, help="retries of a failed request (5xx, 429, timeouts)")
+    g.add_argument("--backoff", type=float, default=0.5, help="first retry delay in seconds, doubled each retry")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default="eval", help="directory for report.json and scores.png")
+    g.add_argument("--json", default=None, help="JSON report path (default: OUT/report.json)")
+    g.add_argument("--plot", default=None, help="PNG chart path (default: OUT/scores.png)")
+    g.add_argument("--include-games", action="store_true", help="also write every game's moves to the JSON")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from arena.evaluation.players import make_player
+    from arena.evaluation.runner import EvalConfig, evaluate
+    from arena.games.registry import get_spec
+    from arena.text import AnswerFormat
+
+    console = Console()
+    try:
+        config = EvalConfig(
+            game=args.game,
+            tiers=tuple(args.tiers),
+            games_per_tier=args.games,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            invalid_move=args.invalid_move,
+            max_retries=args.max_retries,
+            answer_mode=args.answer_mode,
+            move_quality=not args.no_move_quality,
+            probes=args.probes,
+            probe_games=args.probe_games,
+            probe_tier=args.probe_tier,
+            start_plies=args.start_plies,
+            anchors=dict(args.anchor) or None,
+        )
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ArenaError(f"invalid evaluation options: {exc}") from exc
+    player = make_player(
+        args.player,
+        get_spec(args.game).game(),
+        answer=AnswerFormat(mode=args.answer_mode),
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        batch_size=args.batch_size,
+        device=args.device,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        concurrency=args.concurrency,
+        retries=args.retries,
+        backoff=args.backoff,
+        timeout=args.timeout,
+    )
+    try:
+        report = evaluate(player, config=config, progress=not args.no_progress)
+    finally:
+        player.close()
+    console.print(report.table())
+    if report.probes:
+        m, s, d = (report.probes[k] for k in ("memorisation", "unseen_starts", "diversity"))
+        console.print(
+            f"probes: memorisation gap {_fmt(m['gap'])} (perfect-first {_fmt(m['score_vs_perfect_first'])} - "
+            f"perfect {_fmt(m['score_vs_perfect'])}); unseen starts vs {s['tier']}: score {_fmt(s['score'])}; "
+            f"diversity: {d['distinct_lines']} distinct lines in {d['games']} games, "
+            f"move entropy {d['move_entropy_bits']:.2f} bits"
+        )
+    out = Path(args.out)
+    json_path = report.save(args.json or out / "report.json", include_games=args.include_games)
+    plot_path = report.plot(args.plot or out / "scores.png")
+    console.print(f"wrote {json_path} and {plot_path}")
+    return 0
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def add_play_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "play",
+        help="play a game in the terminal against a tier or a model",
+        description="Play against any tier or model: the board is drawn, legal moves are listed, and bad input is "
+        "explained and asked again. Type 'q' to quit.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--game", default="tictactoe", help="registered game name")
+    p.add_argument(
+        "--opponent",
+        default="perfect",
+        help="a tier name, 'tiny' / 'tiny:<seed>' (embedded tiny model) or 'model:<path or hub id>'",
+    )
+    p.add_argument("--seat", choices=["first", "second", "random"], default="first", help="your seat")
+    p.add_argument("--seed", type=int, default=0, help="seed of the opponent's randomness")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of a model opponent")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="longest answer of a model opponent")
+    p.set_defaults(func=cmd_play)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from arena.evaluation.play import play_terminal
+
+    result = play_terminal(
+        args.game,
+        args.opponent,
+        args.seat,
+        args.seed,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+    )
+    return 0 if result != "quit" else 1

@@ -1,0 +1,342 @@
+"""Players under evaluation: scripted tiers, Hugging Face causal LMs, and OpenAI-compatible chat endpoints.
+
+A player answers a batch of turns with completions in the answer format; the env parses them exactly as in
+training, so prompts, parsing and penalties are the same for every kind of player.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.errors import ArenaError, MissingExtraError, OpponentSpecError
+from arena.games.base import Game
+from arena.text import AnswerFormat, clip
+
+Messages = list[dict[str, str]]
+
+
+class EndpointError(ArenaError):
+    """A chat endpoint failed after all retries (the message names the URL and the reason, never the key)."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One decision: the chat messages the env would show a model, the state, and this game's player RNG."""
+
+    messages: Messages
+    state: Any
+    legal_moves: tuple[int, ...]
+    rng: np.random.Generator
+
+
+class Player(ABC):
+    """Something that plays: maps a batch of turns to completions (`<think>...</think><move>N</move>`)."""
+
+    name: str = "player"
+
+    @abstractmethod
+    def act(self, turns: Sequence[Turn]) -> list[str]:
+        """One completion per turn, in order."""
+
+    def close(self) -> None:
+        """Release resources (thread pools, models). Safe to call twice."""
+        return None  # nothing to release by default
+
+    def __enter__(self) -> Player:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ScriptedPlayer(Player):
+    """A scripted opponent tier as the player under evaluation: it reads the state, not the text."""
+
+    def __init__(self, opponent: Any, answer: AnswerFormat | None = None) -> None:
+        self.opponent = opponent
+        self.answer = answer or AnswerFormat()
+        self.name = opponent.name
+
+    def act(self, turns: Sequence[Turn]) -> list[str]:
+        return [self.answer.example("", int(self.opponent.choose(t.state, t.rng))) for t in turns]
+
+
+def _batch_seed(turns: Sequence[Turn]) -> int:
+    """One seed for a batch, drawn from every game's own RNG, so the same games give the same samples."""
+    draws = [int(t.rng.integers(1 << 31)) for t in turns]
+    return zlib.crc32(np.asarray(draws, dtype=np.int64).tobytes())
+
+
+class HFPlayer(Player):
+    """A transformers causal LM: chat template on the env's messages, batched (left-padded) generation.
+
+    Works with the embedded tiny model, any local checkpoint (including a training run's checkpoint-N
+    directory) or a hub id. Sampling is seeded per batch from the games' RNGs; the global torch RNG is left
+    as it was.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "model",
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        batch_size: int = 64,
+    ) -> None:
+        if temperature < 0 or not 0 < top_p <= 1 or max_new_tokens < 1 or batch_size < 1:
+            raise ArenaError(
+                f"invalid sampling settings: temperature={temperature} (>= 0), top_p={top_p} (in (0, 1]), "
+                f"max_new_tokens={max_new_tokens} (>= 1), batch_size={batch_size} (>= 1)"
+            )
+        self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.temperature, self.top_p = temperature, top_p
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        # Decoder-only batches must be padded on the left, or generation continues after the pad tokens.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str, *, device: str = "auto", dtype: str = "auto", name: str | None = None, **kwargs: Any
+    ) -> HFPlayer:
+        """Load a model and tokenizer by local path (a checkpoint, or a run directory: its latest checkpoint-N)
+        or hub id."""
+        torch, transformers = _train_extra()
+        resolved = resolve_checkpoint(path)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(resolved)
+            model = transformers.AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
+        except OSError as exc:
+            raise ArenaError(f"cannot load a model from {path!r}: {exc}") from exc
+        model.to(device).eval()
+        return cls(model, tokenizer, name=name or f"model:{path}", **kwargs)
+
+    def act(self, turns: Sequence[Turn]) -> list[str]:
+        out: list[str] = []
+        for start in range(0, len(turns), self.batch_size):
+            out.extend(self._generate(turns[start : start + self.batch_size]))
+        return out
+
+    def _generate(self, turns: Sequence[Turn]) -> list[str]:
+        torch, _ = _train_extra()
+        seed = _batch_seed(turns)
+        enc = self.tokenizer.apply_chat_template(
+            [t.messages for t in turns],
+            add_generation_prompt=True,
+            padding=True,
+            return_tensors="pt",
+            return_dict=True,
+        )
+        device = next(self.model.parameters()).device
+        enc = {k: v.to(device) for k, v in enc.items()}
+        sample = self.temperature > 0
+        kwargs: dict[str, Any] = {"do_sample": sample, "max_new_tokens": self.max_new_tokens}
+        if sample:
+            kwargs.update(temperature=self.temperature, top_p=self.top_p)
+        else:  # greedy: unset the model's own sampling defaults so transformers does not warn about them
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)
+            generated = self.model.generate(
+                **enc, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id, **kwargs
+            )
+        new = generated[:, enc["input_ids"].shape[1] :]
+        return self.tokenizer.batch_decode(new, skip_special_tokens=True)
+
+
+def resolve_checkpoint(path: str) -> str:
+    """`path` itself, or for a training run directory without a config.json, its latest `checkpoint-N`."""
+    p = Path(path)
+    if p.is_dir() and not (p / "config.json").exists():
+        steps = [(int(c.name.split("-")[-1]), c) for c in p.glob("checkpoint-*") if c.name.split("-")[-1].isdigit()]
+        if not steps:
+            raise ArenaError(f"{path!r} has no config.json and no checkpoint-N directory: not a model checkpoint")
+        return str(max(steps)[1])
+    return path
+
+
+def _train_extra() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingExtraError(f"model players need the train extra: pip install 'arena[train]' ({exc})") from exc
+    return torch, transformers
+
+
+class OpenAIPlayer(Player):
+    """Any OpenAI-compatible chat endpoint (vLLM, `transformers serve`, a hosted model).
+
+    Requests run concurrently; connection errors, timeouts, 429 and 5xx answers are retried with exponential
+    backoff. The API key is read from the environment variable `api_key_env` (none needed if unset) and is
+    sent only in the Authorization header: it never appears in logs, reports or error messages.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key_env: str = "OPENAI_API_KEY",
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        concurrency: int = 8,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 60.0,
+        name: str | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ArenaError(f"base URL must start with http:// or https://, got {clip(base_url)}")
+        if concurrency < 1 or retries < 0 or backoff < 0 or timeout <= 0:
+            raise ArenaError(
+                f"invalid endpoint settings: concurrency={concurrency} (>= 1), retries={retries} (>= 0), "
+                f"backoff={backoff} (>= 0), timeout={timeout} (> 0)"
+            )
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model, self.name = model, name or f"openai:{model}"
+        self.temperature, self.top_p, self.max_tokens = temperature, top_p, max_tokens
+        self.retries, self.backoff, self.timeout = retries, backoff, timeout
+        self.api_key_env = api_key_env
+        self._api_key = os.environ.get(api_key_env) or None
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="arena-endpoint")
+        self.requests = self.failures = 0  # attempts made and attempts that failed (retried or not)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"OpenAIPlayer(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def act(self, turns: Sequence[Turn]) -> list[str]:
+        seeds = [int(t.rng.integers(1 << 31)) for t in turns]
+        return list(self._pool.map(self._complete, [t.messages for t in turns], seeds))
+
+    def _complete(self, messages: Messages, seed: int) -> str:
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": seed,
+        }
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        reason = "no attempt made"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            self.requests += 1
+            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return _completion_text(json.loads(response.read().decode("utf-8")))
+            except urllib.error.HTTPError as exc:
+                self.failures += 1
+                reason = f"HTTP {exc.code} {exc.reason}"
+                if exc.code != 429 and exc.code < 500:
+                    break  # a client error (bad model name, bad request) will not get better by retrying
+            except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+                self.failures += 1
+                inner = getattr(exc, "reason", exc)
+                reason = "timed out" if isinstance(inner, TimeoutError) else f"connection failed ({inner})"
+            except (ValueError, KeyError, TypeError) as exc:
+                self.failures += 1
+                reason = f"unreadable response ({type(exc).__name__})"
+        raise EndpointError(self._redact(f"chat endpoint {self.url} (model {self.model!r}) failed: {reason}"))
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _completion_text(payload: dict[str, Any]) -> str:
+    """The completion as the model wrote it. Servers that split reasoning out (vLLM's reasoning parser,
+    `transformers serve` for Qwen-style models) get it put back inside <think>...</think>."""
+    message = payload["choices"][0]["message"]
+    content = message.get("content") or ""
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning and "<think>" not in content:
+        content = f"<think>{reasoning}</think>\n{content.lstrip()}"
+    return content
+
+
+def make_player(
+    spec: str | Player,
+    game: Game[Any],
+    *,
+    answer: AnswerFormat | None = None,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 256,
+    batch_size: int = 64,
+    device: str = "auto",
+    base_url: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 8,
+    retries: int = 3,
+    backoff: float = 0.5,
+    timeout: float = 60.0,
+) -> Player:
+    """A player from a spec string.
+
+    - a tier name ("random", "depth-2", "perfect", ...): the scripted opponent plays;
+    - "tiny" or "tiny:<seed>": the embedded tiny model, freshly initialised;
+    - "model:<path or hub id>": a transformers causal LM (a run directory plays its latest checkpoint);
+    - "openai:<model>": an OpenAI-compatible endpoint at `base_url`.
+    """
+    if isinstance(spec, Player):
+        return spec
+    sampling = {"temperature": temperature, "top_p": top_p}
+    if spec == "tiny" or spec.startswith("tiny:"):
+        from arena.models import build_tiny_model
+
+        seed_text = spec.partition(":")[2] or "0"
+        if not seed_text.isdigit():
+            raise OpponentSpecError(f"tiny model seed must be a non-negative integer, got {clip(seed_text)}")
+        model, tokenizer = build_tiny_model(seed=int(seed_text), game=game.name)
+        return HFPlayer(model, tokenizer, name=spec, max_new_tokens=max_new_tokens, batch_size=batch_size, **sampling)
+    if spec.startswith("model:"):
+        return HFPlayer.from_pretrained(
+            spec[len("model:") :], device=device, max_new_tokens=max_new_tokens, batch_size=batch_size, **sampling
+        )
+    if spec.startswith("openai:"):
+        if not base_url:
+            raise ArenaError("an openai:<model> player needs a base URL (--base-url http://host:port/v1)")
+        return OpenAIPlayer(
+            base_url,
+            spec[len("openai:") :],
+            api_key_env=api_key_env,
+            max_tokens=max_new_tokens,
+            concurrency=concurrency,
+            retries=retries,
+            backoff=backoff,
+            timeout=timeout,
+            **sampling,
+        )
+    from opponents import make_opponent
+
+    return ScriptedPlayer(make_opponent(spec, game), answer)

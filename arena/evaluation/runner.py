@@ -1,0 +1,543 @@
+"""The evaluation protocol: N seat-balanced games per tier with fixed seeds, played in batches through the env.
+
+Every game goes through `TextGameEnv`, so prompts, parsing and invalid-move penalties are those of training.
+Games run concurrently (up to `batch_size` at once) so a model player answers them in one batched call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from arena.env import TextGameEnv
+from arena.errors import ArenaError, UnknownGameError
+from arena.evaluation.players import Player, Turn, make_player
+from arena.evaluation.quality import MoveJudge
+from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, move_entropy, wilson_interval
+from arena.games.registry import get_spec
+from arena.text import AnswerFormat
+
+DEFAULT_TIERS = ("random", "noisy-0.5", "depth-2", "perfect")
+MEMORISATION_TIERS = ("perfect", "perfect-first")
+
+
+class EvalConfig(BaseModel):
+    """How an evaluation is run. Two runs with the same config and a scripted player give identical games."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    game: str = Field("tictactoe", description="Registered game name.")
+    tiers: tuple[str, ...] = Field(DEFAULT_TIERS, min_length=1, description="Opponent tiers to play against.")
+    games_per_tier: int = Field(100, ge=1, description="Games against each tier; half with each seat (first extra).")
+    seed: int = Field(0, ge=0, description="Root seed: every game's env, opponent and player seeds derive from it.")
+    batch_size: int = Field(64, ge=1, description="Games played concurrently (one batched model call per turn).")
+    invalid_move: Literal["forfeit", "random", "retry"] = Field(
+        "forfeit", description="Env policy for invalid moves: forfeit the game, play a random move, or retry."
+    )
+    max_retries: int = Field(2, ge=1, description="Retries per turn when invalid_move='retry'.")
+    answer_mode: Literal["strict", "lenient"] = Field(
+        "strict", description="How answers are parsed (see AnswerFormat)."
+    )
+    move_quality: bool = Field(True, description="Judge every move against the solved game (blunders, misses).")
+    probes: bool = Field(False, description="Also run the probes: memorisation gap, unseen starts, move entropy.")
+    probe_games: int = Field(50, ge=2, description="Games per probe group.")
+    probe_tier: str = Field("depth-2", description="Opponent for the unseen-start-position probe.")
+    start_plies: int = Field(2, ge=1, le=8, description="Random moves played before an unseen-start probe game.")
+    anchors: dict[str, float] | None = Field(
+        None, description="Ratings of tiers used as anchors for the Elo fit (default: the documented table)."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> EvalConfig:
+        from opponents import parse_opponent
+
+        try:
+            get_spec(self.game)
+        except UnknownGameError as exc:  # a KeyError; pydantic reports only ValueErrors as validation errors
+            raise ValueError(str(exc)) from None
+        for tier in (*self.tiers, self.probe_tier):
+            parse_opponent(tier)
+        if len(set(self.tiers)) != len(self.tiers):
+            raise ValueError(f"tiers must be distinct, got {list(self.tiers)}")
+        return self
+
+
+@dataclass
+class GameRecord:
+    """One finished game, as stored in the report."""
+
+    group: str
+    tier: str
+    index: int
+    seat: str
+    start: list[int]
+    moves: list[int]
+    result: str
+    agent_turns: int
+    format_errors: int
+    unparseable_moves: int
+    illegal_moves: int
+    invalid_moves: int
+    think_chars: int
+    seconds: float
+    agent_choices: list[tuple[Any, int]] = field(default_factory=list, repr=False)
+    verdicts: list[Any] = field(default_factory=list, repr=False)
+
+    @property
+    def score(self) -> float:
+        return {"win": 1.0, "draw": 0.5}.get(self.result, 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            k: getattr(self, k)
+            for k in (
+                "group",
+                "tier",
+                "index",
+                "seat",
+                "start",
+                "moves",
+                "result",
+                "agent_turns",
+                "format_errors",
+                "invalid_moves",
+                "think_chars",
+            )
+        }
+
+
+@dataclass(frozen=True)
+class _Job:
+    group: str
+    tier: str
+    index: int
+    seat: str
+    start: tuple[int, ...]
+    env_seed: int
+    opponent_seed: int
+    player_seed: int
+
+
+def _rate(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def tier_stats(tier: str, games: Sequence[GameRecord]) -> dict[str, Any]:
+    """The per-tier entry of the report."""
+    n = len(games)
+    count = Counter(g.result for g in games)
+    wins, draws = count["win"], count["draw"]
+    losses = n - wins - draws  # truncated games count as losses
+    turns = sum(g.agent_turns for g in games)
+    score_total = wins + draws / 2
+    verdicts = [v for g in games for v in g.verdicts]
+    judged = [v for v in verdicts if v.blunder is not None]
+    by_seat = {
+        seat: _rate(sum(g.score for g in games if g.seat == seat), sum(1 for g in games if g.seat == seat))
+        for seat in ("first", "second")
+    }
+    return {
+        "tier": tier,
+        "games": n,
+        "wins": wins,
+        "draws": draws,
+        "losses": losses,
+        "win_rate": _rate(wins, n),
+        "win_ci": list(wilson_interval(wins, n)),
+        "draw_rate": _rate(draws, n),
+        "draw_ci": list(wilson_interval(draws, n)),
+        "loss_rate": _rate(losses, n),
+        "loss_ci": list(wilson_interval(losses, n)),
+        "score": _rate(score_total, n),
+        "score_ci": list(wilson_interval(score_total, n)),
+        "score_first_seat": by_seat["first"],
+        "score_second_seat": by_seat["second"],
+        "agent_turns": turns,
+        "invalid_moves": sum(g.invalid_moves for g in games),
+        "invalid_move_rate": _rate(sum(g.invalid_moves for g in games), turns),
+        "unparseable_moves": sum(g.unparseable_moves for g in games),
+        "illegal_moves": sum(g.illegal_moves for g in games),
+        "format_errors": sum(g.format_errors for g in games),
+        "format_error_rate": _rate(sum(g.format_errors for g in games), turns),
+        "mean_think_chars": _rate(sum(g.think_chars for g in games), turns),
+        "seconds_per_move": _rate(sum(g.seconds for g in games), turns),
+        "moves_judged": len(judged),
+        "blunders": sum(v.blunder for v in judged),
+        "blunder_rate": _rate(sum(v.blunder for v in judged), len(judged)),
+        "win_chances": sum(v.win_chance for v in verdicts),
+        "missed_wins": sum(v.missed_win for v in verdicts),
+        "missed_win_rate": _rate(sum(v.missed_win for v in verdicts), sum(v.win_chance for v in verdicts)),
+        "block_chances": sum(v.block_chance for v in verdicts),
+        "missed_blocks": sum(v.missed_block for v in verdicts),
+        "missed_block_rate": _rate(sum(v.missed_block for v in verdicts), sum(v.block_chance for v in verdicts)),
+        "distinct_lines": len({tuple(g.moves) for g in games}),
+    }
+
+
+@dataclass
+class EvalReport:
+    """Results of one evaluation: per-tier entries, the rating, the probes and every game."""
+
+    config: EvalConfig
+    player: str
+    tiers: list[dict[str, Any]]
+    rating: dict[str, Any]
+    probes: dict[str, Any]
+    games: list[GameRecord]
+    elapsed_s: float
+    solver: str
+
+    def tier(self, name: str) -> dict[str, Any]:
+        for entry in self.tiers:
+            if entry["tier"] == name:
+                return entry
+        raise KeyError(f"no tier {name!r} in this report; tiers: {[t['tier'] for t in self.tiers]}")
+
+    def to_dict(self, include_games: bool = False) -> dict[str, Any]:
+        out = {
+            "game": self.config.game,
+            "player": self.player,
+            "seed": self.config.seed,
+            "games_per_tier": self.config.games_per_tier,
+            "config": self.config.model_dump(mode="json"),
+            "move_quality_solver": self.solver,
+            "tiers": self.tiers,
+            "rating": self.rating,
+            "probes": self.probes,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+        if include_games:
+            out["games"] = [g.to_dict() for g in self.games]
+        return out
+
+    def to_json(self, include_games: bool = False) -> str:
+        return json.dumps(self.to_dict(include_games), indent=2)
+
+    def save(self, path: str | Path, include_games: bool = False) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json(include_games) + "\n")
+        return path
+
+    def metrics(self, prefix: str = "eval/") -> dict[str, float]:
+        """Flat metrics for a training logger: `eval/score_vs_{tier}`, `eval/win_rate_vs_{tier}`, ..."""
+        out: dict[str, float] = {}
+        for t in self.tiers:
+            for key in ("score", "win_rate", "loss_rate", "invalid_move_rate", "format_error_rate"):
+                if t[key] is not None:
+                    out[f"{prefix}{key}_vs_{t['tier']}"] = float(t[key])
+        if self.rating.get("rating") is not None:
+            out[f"{prefix}rating"] = float(self.rating["rating"])
+        return out
+
+    def table(self) -> Any:
+        """A rich table of the per-tier results."""
+        from rich.table import Table
+
+        title = (
+            f"{self.player} at {self.config.game}: {self.config.games_per_tier} games a tier (seed {self.config.seed})"
+        )
+        table = Table(title=title)
+        columns = ("tier", "W/D/L", "win % [95% CI]", "score", "invalid", "format err", "think", "s/move", "blunders")
+        for col in columns:
+            table.add_column(col, justify="left" if col == "tier" else "right")
+
+        def pct(x: float | None) -> str:
+            return "-" if x is None else f"{100 * x:.1f}%"
+
+        for t in self.tiers:
+            lo, hi = t["win_ci"]
+            table.add_row(
+                t["tier"],
+                f"{t['wins']}/{t['draws']}/{t['losses']}",
+                f"{pct(t['win_rate'])} [{100 * lo:.0f}-{100 * hi:.0f}]",
+                f"{t['score']:.3f}",
+                pct(t["invalid_move_rate"]),
+                pct(t["format_error_rate"]),
+                "-" if t["mean_think_chars"] is None else f"{t['mean_think_chars']:.0f}",
+                "-" if t["seconds_per_move"] is None else f"{t['seconds_per_move']:.4f}",
+                pct(t["blunder_rate"]),
+            )
+        if self.rating.get("rating") is not None:
+            r = self.rating
+            table.caption = f"rating {r['rating']:.0f} [{r['low']:.0f}, {r['high']:.0f}] (anchors: {r['anchors']})"
+        return table
+
+    def plot(self, path: str | Path) -> Path:
+        """A PNG bar chart of the score against each tier with its 95% interval."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        names = [t["tier"] for t in self.tiers]
+        scores = [t["score"] for t in self.tiers]
+        err = [
+            [s - t["score_ci"][0] for s, t in zip(scores, self.tiers, strict=True)],
+            [t["score_ci"][1] - s for s, t in zip(scores, self.tiers, strict=True)],
+        ]
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 1), 3.5))
+        ax.bar(names, scores, yerr=err, capsize=4, color="#4c72b0")
+        ax.set_ylim(0, 1)
+        ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
+        ax.set_ylabel("score (win 1, draw 0.5)")
+        ax.set_title(f"{self.player} at {self.config.game}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+
+def _seed(*parts: int | str) -> np.random.Generator:
+    return np.random.default_rng([p if isinstance(p, int) else zlib.crc32(p.encode()) for p in parts])
+
+
+def _random_start(game: Any, plies: int, rng: np.random.Generator) -> tuple[int, ...]:
+    """A random opening of `plies` moves that leaves the game open for at least two more moves."""
+    for _ in range(1000):
+        state, moves = game.initial_state(), []
+        for _ in range(plies):
+            legal = game.legal_moves(state)
+            if not legal:
+                break
+            move = int(legal[int(rng.integers(len(legal)))])
+            state = game.apply(state, move)
+            moves.append(move)
+        if len(moves) == plies and not game.is_over(state) and len(game.legal_moves(state)) >= 2:
+            return tuple(moves)
+    raise ArenaError(f"could not find a start position of {plies} plies that leaves the game open")
+
+
+def _jobs(config: EvalConfig, group: str, tier: str, n: int, starts: bool = False) -> list[_Job]:
+    """Seat-balanced games (even index: first seat); with `starts`, each game begins from a random opening of
+    `start_plies` moves (one more on odd games, so both seats are probed) and the agent is the side to move."""
+    game = get_spec(config.game).game()
+    jobs = []
+    for i in range(n):
+        rng = _seed(config.seed, group, i)
+        seat = "first" if i % 2 == 0 else "second"
+        start: tuple[int, ...] = ()
+        if starts:
+            start = _random_start(game, config.start_plies + i % 2, rng)
+            seat = "first" if game.to_move(game.play(start)) == 0 else "second"
+        seeds = rng.integers(1 << 62, size=3)
+        jobs.append(_Job(group, tier, i, seat, start, int(seeds[0]), int(seeds[1]), int(seeds[2])))
+    return jobs
+
+
+@dataclass
+class _Slot:
+    job: _Job
+    env: TextGameEnv
+    info: dict[str, Any]
+    rng: np.random.Generator
+    record: GameRecord
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def run_games(
+    player: Player,
+    jobs: Sequence[_Job],
+    config: EvalConfig,
+    judge: MoveJudge | None,
+    progress: ProgressCallback | None = None,
+) -> list[GameRecord]:
+    """Play `jobs` with up to `config.batch_size` games in flight; one `player.act` call per round."""
+    env_kwargs = {
+        "invalid_move": config.invalid_move,
+        "max_retries": config.max_retries,
+        "answer": AnswerFormat(mode=config.answer_mode),
+    }
+    if config.invalid_move != "retry":
+        env_kwargs.pop("max_retries")
+    free: dict[str, list[TextGameEnv]] = {}  # envs are reused so opponents' search caches survive between games
+    pending, active, done = deque(jobs), [], []
+    while pending or active:
+        while pending and len(active) < config.batch_size:
+            job = pending.popleft()
+            envs = free.setdefault(job.tier, [])
+            env = envs.pop() if envs else TextGameEnv(game=config.game, opponent=job.tier, **env_kwargs)
+            options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
+            _, info = env.reset(seed=job.env_seed, options=options)
+            record = GameRecord(
+                job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0
+            )
+            active.append(_Slot(job, env, info, np.random.default_rng(job.player_seed), record))
+        turns = [
+            Turn([dict(m) for m in s.info["messages"]], s.env.state, tuple(s.info["legal_moves"]), s.rng)
+            for s in active
+        ]
+        started = time.perf_counter()
+        texts = player.act(turns)
+        per_move = (time.perf_counter() - started) / len(turns)
+        if len(texts) != len(turns):
+            raise ArenaError(f"player {player.name!r} returned {len(texts)} completions for {len(turns)} turns")
+        still = []
+        for slot, text in zip(active, texts, strict=True):
+            before = slot.env.state
+            _, _, terminated, truncated, info = slot.env.step(text)
+            rec = slot.record
+            rec.seconds += per_move
+            rec.think_chars += len(info.get("think") or "")
+            if info.get("invalid_kind") is None and info.get("agent_move") is not None:
+                move = int(info["agent_move"])
+                rec.agent_choices.append((slot.env.game.key(before), move))
+                if judge is not None:
+                    rec.verdicts.append(judge.judge(before, move))
+            slot.info = info
+            if terminated or truncated:
+                rec.moves = list(info["moves"])
+                rec.result = info["result"]
+                rec.agent_turns = info["agent_turns"]
+                rec.format_errors = info["format_errors"]
+                rec.unparseable_moves = info["unparseable_moves"]
+                rec.illegal_moves = info["illegal_moves"]
+                rec.invalid_moves = info["invalid_moves"]
+                done.append(rec)
+                free.setdefault(slot.job.tier, []).append(slot.env)
+                if progress is not None:
+                    progress(1, len(jobs))
+            else:
+                still.append(slot)
+        active = still
+    return done
+
+
+def evaluate(
+    player: Player | str | tuple[Any, Any],
+    game: str = "tictactoe",
+    tiers: Sequence[str] = DEFAULT_TIERS,
+    games_per_tier: int = 100,
+    seed: int = 0,
+    *,
+    config: EvalConfig | None = None,
+    progress: bool = False,
+    **overrides: Any,
+) -> EvalReport:
+    """Evaluate a player against opponent tiers.
+
+    `player` is a `Player`, a spec string (tier name, "tiny", "model:<path>"; see `make_player`) or an
+    in-memory `(model, tokenizer)` pair, as training passes it. `config` (or keyword `overrides` of its fields)
+    sets everything else; the positional arguments fill `game`, `tiers`, `games_per_tier` and `seed` when no
+    config is given.
+    """
+    if config is None:
+        config = EvalConfig(game=game, tiers=tuple(tiers), games_per_tier=games_per_tier, seed=seed, **overrides)
+    elif overrides:
+        config = EvalConfig.model_validate({**config.model_dump(), **overrides})
+    spec = get_spec(config.game)
+    rules = spec.game()
+    owned = not isinstance(player, Player)
+    if isinstance(player, tuple):
+        from arena.evaluation.players import HFPlayer
+
+        model, tokenizer = player
+        player = HFPlayer(model, tokenizer, batch_size=config.batch_size)
+    elif isinstance(player, str):
+        player = make_player(player, rules, answer=AnswerFormat(mode=config.answer_mode))
+    judge = MoveJudge(rules) if config.move_quality else None
+
+    jobs: list[_Job] = []
+    for tier in config.tiers:
+        jobs += _jobs(config, tier, tier, config.games_per_tier)
+    if config.probes:
+        for tier in MEMORISATION_TIERS:
+            if tier not in config.tiers:
+                jobs += _jobs(config, f"probe:{tier}", tier, config.probe_games)
+        jobs += _jobs(config, f"probe:starts:{config.probe_tier}", config.probe_tier, config.probe_games, starts=True)
+
+    started = time.perf_counter()
+    bar, task, callback = None, None, None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("[bold]eval[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        task = bar.add_task("games", total=len(jobs))
+        bar.start()
+
+        def callback(done: int, total: int) -> None:
+            bar.advance(task, done)
+
+    try:
+        records = run_games(player, jobs, config, judge, callback)
+    finally:
+        if bar is not None:
+            bar.stop()
+        if owned:
+            player.close()
+    elapsed = time.perf_counter() - started
+
+    by_group: dict[str, list[GameRecord]] = {}
+    for rec in sorted(records, key=lambda r: (r.group, r.index)):
+        by_group.setdefault(rec.group, []).append(rec)
+    tier_entries = [tier_stats(t, by_group.get(t, [])) for t in config.tiers]
+    return EvalReport(
+        config=config,
+        player=player.name,
+        tiers=tier_entries,
+        rating=_rating(config, tier_entries),
+        probes=_probes(config, by_group) if config.probes else {},
+        games=[r for t in config.tiers for r in by_group.get(t, [])],
+        elapsed_s=elapsed,
+        solver=judge.solver if judge is not None else "off",
+    )
+
+
+def _rating(config: EvalConfig, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    anchors = dict(DEFAULT_ANCHORS.get(config.game, {}))
+    anchors.update(config.anchors or {})
+    used = {t["tier"]: anchors[t["tier"]] for t in entries if t["tier"] in anchors and t["games"]}
+    out: dict[str, Any] = {"anchors": used, "unanchored_tiers": [t["tier"] for t in entries if t["tier"] not in used]}
+    if not used:
+        out.update(rating=None, low=None, high=None, games=0)
+        return out
+    fit = fit_rating([(used[t["tier"]], t["games"], t["wins"] + t["draws"] / 2) for t in entries if t["tier"] in used])
+    out.update(fit.to_dict())
+    return out
+
+
+def _probes(config: EvalConfig, by_group: dict[str, list[GameRecord]]) -> dict[str, Any]:
+    def games(tier: str) -> list[GameRecord]:
+        return by_group.get(tier) or by_group.get(f"probe:{tier}", [])
+
+    perfect, first = games("perfect"), games("perfect-first")
+    score = {k: _rate(sum(g.score for g in v), len(v)) for k, v in (("perfect", perfect), ("perfect-first", first))}
+    gap = None if None in score.values() else score["perfect-first"] - score["perfect"]  # type: ignore[operator]
+    entropy, positions = move_entropy(c for g in first for c in g.agent_choices)
+    starts = by_group.get(f"probe:starts:{config.probe_tier}", [])
+    return {
+        "memorisation": {
+            "score_vs_perfect": score["perfect"],
+            "score_vs_perfect_first": score["perfect-first"],
+            "gap": gap,
+            "note": "score vs perfect-first minus score vs perfect; a large positive gap means memorised lines",
+        },
+        "unseen_starts": {
+            "tier": config.probe_tier,
+            "start_plies": config.start_plies,
+            **{k: v for k, v in tier_stats(config.probe_tier, starts).items() if k in _START_KEYS},
+        },
+        "diversity": {
+            "games": len(first),
+            "distinct_lines": len({tuple(g.moves) for g in first}),
+            "move_entropy_bits": entropy,
+            "positions_repeated": positions,
+            "note": "games against perfect-first (deterministic): 1 distinct line per seat and 0 bits is mode collapse",
+        },
+    }
+
+
+_START_KEYS = ("games", "wins", "draws", "losses", "score", "score_ci", "invalid_move_rate", "blunder_rate")
