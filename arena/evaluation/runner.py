@@ -425,6 +425,7 @@ def evaluate(
     *,
     config: EvalConfig | None = None,
     progress: bool = False,
+    player_options: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> EvalReport:
     """Evaluate a player against opponent tiers.
@@ -432,7 +433,8 @@ def evaluate(
     `player` is a `Player`, a spec string (tier name, "tiny", "model:<path>"; see `make_player`) or an
     in-memory `(model, tokenizer)` pair, as training passes it. `config` (or keyword `overrides` of its fields)
     sets everything else; the positional arguments fill `game`, `tiers`, `games_per_tier` and `seed` when no
-    config is given.
+    config is given. `player_options` go to the player built from a spec or a pair (`temperature`, `top_p`,
+    `max_new_tokens`, `base_url`, ...: see `make_player`).
     """
     if config is None:
         config = EvalConfig(game=game, tiers=tuple(tiers), games_per_tier=games_per_tier, seed=seed, **overrides)
@@ -445,9 +447,11 @@ def evaluate(
         from arena.evaluation.players import HFPlayer
 
         model, tokenizer = player
-        player = HFPlayer(model, tokenizer, batch_size=config.batch_size)
+        options = {"batch_size": config.batch_size, "name": "model", **(player_options or {})}
+        player = HFPlayer(model, tokenizer, **options)
     elif isinstance(player, str):
-        player = make_player(player, rules, answer=AnswerFormat(mode=config.answer_mode))
+        options = {"batch_size": config.batch_size, **(player_options or {})}
+        player = make_player(player, rules, answer=AnswerFormat(mode=config.answer_mode), **options)
     judge = MoveJudge(rules) if config.move_quality else None
 
     jobs: list[_Job] = []

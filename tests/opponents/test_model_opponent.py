@@ -1,0 +1,51 @@
+"""ModelOpponent: the env's prompt for any state, legal moves always, invalid answers replaced and counted."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from arena.env import TextGameEnv  # noqa: E402
+from arena.models import build_tiny_model, save_tiny_model  # noqa: E402
+from opponents import ModelSpec, make_opponent  # noqa: E402
+from opponents.model import ModelOpponent, env_messages  # noqa: E402
+
+
+@pytest.mark.parametrize("game", ["tictactoe", "connect_four"])
+def test_messages_match_the_env(game):
+    env = TextGameEnv(game=game, opponent="random")
+    for seed in range(30):
+        _, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            assert env_messages(env, env.state) == info["messages"]
+            move = int(np.random.default_rng(seed).choice(info["legal_moves"]))
+            _, _, terminated, truncated, info = env.step(f"<think></think><move>{move}</move>")
+            done = terminated or truncated
+
+
+def test_untrained_model_plays_legal_moves_and_counts_invalid():
+    model, tokenizer = build_tiny_model(seed=0)
+    env = TextGameEnv(game="tictactoe")
+    opponent = ModelOpponent(env.game, ModelSpec(path="tiny", max_new_tokens=8), model=model, tokenizer=tokenizer)
+    rng = np.random.default_rng(0)
+    state = env.game.initial_state()
+    while not env.game.is_over(state):
+        move = opponent.choose(state, rng)
+        assert move in env.game.legal_moves(state)
+        state = env.game.apply(state, move)
+    assert opponent.moves_played >= 5 and opponent.invalid_moves == opponent.moves_played
+
+
+def test_model_tier_in_the_env(tmp_path):
+    path = save_tiny_model(tmp_path / "tiny")
+    env = TextGameEnv(game="tictactoe", opponent={"kind": "model", "path": str(path), "max_new_tokens": 8})
+    _, info = env.reset(seed=0, options={"agent_seat": "second"})
+    assert info["opponent"] == f"model:{path}" and len(info["moves"]) == 1
+    opponent = make_opponent(f"model:{path}", "tictactoe")
+    assert isinstance(opponent, ModelOpponent)
