@@ -10,11 +10,11 @@ import pytest
 pytest.importorskip("transformers")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from arena.env import TextGameEnv  # noqa: E402
 from arena.errors import ArenaError  # noqa: E402
 from arena.evaluation import HFPlayer, Turn, evaluate  # noqa: E402
 from arena.evaluation.players import resolve_checkpoint  # noqa: E402
 from arena.models import build_tiny_model, save_tiny_model  # noqa: E402
-from arena.env import TextGameEnv  # noqa: E402
 
 
 @pytest.fixture(scope="module")
