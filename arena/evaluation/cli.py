@@ -94,6 +94,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from arena.text import AnswerFormat
 
     console = Console()
+    if not console.is_terminal:  # piped or in CI: rich would fall back to 80 columns and elide the table
+        console = Console(width=140)
     try:
         config = EvalConfig(
             game=args.game,

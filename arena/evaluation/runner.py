@@ -283,9 +283,9 @@ class EvalReport:
         path.parent.mkdir(parents=True, exist_ok=True)
         names = [t["tier"] for t in self.tiers]
         scores = [t["score"] for t in self.tiers]
-        err = [
-            [s - t["score_ci"][0] for s, t in zip(scores, self.tiers, strict=True)],
-            [t["score_ci"][1] - s for s, t in zip(scores, self.tiers, strict=True)],
+        err = [  # clipped at 0: matplotlib refuses a negative error bar from rounding at a 0 or 1 score
+            [max(0.0, t["score"] - t["score_ci"][0]) for t in self.tiers],
+            [max(0.0, t["score_ci"][1] - t["score"]) for t in self.tiers],
         ]
         fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 1), 3.5))
         ax.bar(names, scores, yerr=err, capsize=4, color="#4c72b0")
