@@ -24,7 +24,8 @@ DEFAULT_ANCHORS: dict[str, dict[str, float]] = {
         "perfect-first": 489.0,
         "perfect": 497.0,
     },
-    "connect_four": {},
+    # 40 games a pairing; `perfect` needs the solver extra (bitbully), `perfect-first` shares its rating.
+    "connect_four": {"random": 0.0, "depth-1": 555.0, "depth-2": 674.0, "perfect": 1142.0, "perfect-first": 1142.0},
 }
 
 
