@@ -51,6 +51,13 @@ def add_eval_parser(sub: Any) -> None:
     )
     p.add_argument("--max-retries", type=int, default=2, help="retries per turn with --invalid-move retry")
     p.add_argument("--answer-mode", choices=["strict", "lenient"], default="strict", help="how answers are parsed")
+    p.add_argument(
+        "--context",
+        choices=["turn", "game"],
+        default="turn",
+        help="what the player sees each move: the current prompt alone (turn), or the whole game so far as a "
+        "multi-turn chat (game: how training plays; use it for models trained here)",
+    )
     p.add_argument("--no-move-quality", action="store_true", help="skip judging moves against the solved game")
     p.add_argument("--probes", action="store_true", help="also run memorisation, unseen-start and diversity probes")
     p.add_argument("--probe-games", type=int, default=50, help="games per probe group")
@@ -106,6 +113,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             invalid_move=args.invalid_move,
             max_retries=args.max_retries,
             answer_mode=args.answer_mode,
+            context=args.context,
             move_quality=not args.no_move_quality,
             probes=args.probes,
             probe_games=args.probe_games,

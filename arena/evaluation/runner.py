@@ -47,6 +47,11 @@ class EvalConfig(BaseModel):
     answer_mode: Literal["strict", "lenient"] = Field(
         "strict", description="How answers are parsed (see AnswerFormat)."
     )
+    context: Literal["turn", "game"] = Field(
+        "turn",
+        description="What a player sees each move: 'turn', the current prompt alone; 'game', the whole game so far "
+        "as a multi-turn chat (how training plays, so use it to evaluate a model trained here).",
+    )
     move_quality: bool = Field(True, description="Judge every move against the solved game (blunders, misses).")
     probes: bool = Field(False, description="Also run the probes: memorisation gap, unseen starts, move entropy.")
     probe_games: int = Field(50, ge=2, description="Games per probe group.")
@@ -343,9 +348,16 @@ class _Slot:
     info: dict[str, Any]
     rng: np.random.Generator
     record: GameRecord
+    chat: list[dict[str, str]] = field(default_factory=list)  # this game's user and assistant turns so far
 
 
 ProgressCallback = Callable[[int, int], None]
+
+
+def _messages(slot: _Slot, config: EvalConfig) -> list[dict[str, str]]:
+    """The chat a player sees: this move's prompt alone, or (context='game') the whole game so far."""
+    system, user = (dict(m) for m in slot.info["messages"])
+    return [system, *slot.chat, user] if config.context == "game" else [system, user]
 
 
 def run_games(
@@ -376,10 +388,7 @@ def run_games(
                 job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0
             )
             active.append(_Slot(job, env, info, np.random.default_rng(job.player_seed), record))
-        turns = [
-            Turn([dict(m) for m in s.info["messages"]], s.env.state, tuple(s.info["legal_moves"]), s.rng)
-            for s in active
-        ]
+        turns = [Turn(_messages(s, config), s.env.state, tuple(s.info["legal_moves"]), s.rng) for s in active]
         started = time.perf_counter()
         texts = player.act(turns)
         per_move = (time.perf_counter() - started) / len(turns)
@@ -388,6 +397,7 @@ def run_games(
         still = []
         for slot, text in zip(active, texts, strict=True):
             before = slot.env.state
+            slot.chat += [dict(slot.info["messages"][-1]), {"role": "assistant", "content": text}]
             _, _, terminated, truncated, info = slot.env.step(text)
             rec = slot.record
             rec.seconds += per_move

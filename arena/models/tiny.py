@@ -106,7 +106,7 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
             pad_token=ENDOFTEXT,
             bos_token=None,
             padding_side="left",
-            model_max_length=512,
+            model_max_length=4096,
         )
 
     pre_tokenizer = make({ENDOFTEXT: 0}, []).backend_tokenizer.pre_tokenizer
@@ -154,7 +154,7 @@ def build_tiny_model(seed: int = 0, game: str = "tictactoe") -> tuple[Any, Any]:
         num_hidden_layers=4,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=4096,  # whole connect four games as one chat in training
         tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
