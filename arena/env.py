@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError, OpponentSpecError
+from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError
 from arena.games.base import DRAW
 from arena.games.registry import get_spec
 from arena.rewards import RewardConfig
@@ -101,7 +101,8 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
     `game` (registered name), `opponent` (tier name such as "random", "noisy-0.3", "depth-2", "perfect", or a
     spec dict), `agent_seat` ("first", "second", "random"), `config` (an `EnvConfig` or dict) and any
-    `EnvConfig` field as a keyword. `reset(options=...)` may override `opponent`, `agent_seat`, `start` (moves
+    `EnvConfig` field as a keyword; `opponent_cache`, a dict that several envs may share so scripted opponents
+    (and their search caches) are built once. `reset(options=...)` may override `opponent`, `agent_seat`, `start` (moves
     to pre-play) and `opponent_seed`.
 
     ## Version History
@@ -119,6 +120,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         config: EnvConfig | dict[str, Any] | None = None,
         render_mode: str | None = None,
         game_kwargs: dict[str, Any] | None = None,
+        opponent_cache: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> None:
         from opponents import parse_opponent
@@ -138,7 +140,8 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.default_seat = _check_seat(agent_seat)
         self._game_kwargs = dict(game_kwargs or {})
         self._game_name = game
-        self._opponents: dict[str, Any] = {}  # built opponents by tier, so search caches survive resets
+        # Built opponents by tier, so search caches survive resets; envs may share one dict (a rollout pool).
+        self._opponents: dict[str, Any] = {} if opponent_cache is None else opponent_cache
         self.observation_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=1, charset=CHARSET)
         self.action_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=0, charset=CHARSET)
         self.system_prompt = (
@@ -193,13 +196,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
     def _opponent(self, value: Any) -> Any:
         from opponents import make_opponent, parse_opponent
 
-        try:
-            spec = parse_opponent(value)
-        except OpponentSpecError:
-            raise
-        if spec.tier not in self._opponents:
-            self._opponents[spec.tier] = make_opponent(spec, self.game)
-        return self._opponents[spec.tier]
+        return make_opponent(parse_opponent(value), self.game, cache=self._opponents)
 
     # -- one agent turn ------------------------------------------------------------------------------------
 

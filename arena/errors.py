@@ -26,6 +26,10 @@ class OpponentSpecError(ArenaError, ValueError):
     """An opponent tier name or spec that cannot be understood."""
 
 
+class CurriculumError(ArenaError, ValueError):
+    """A curriculum config or saved state that cannot be used."""
+
+
 class MissingExtraError(ArenaError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 

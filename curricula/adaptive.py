@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from arena.errors import ArenaError
+from arena.errors import CurriculumError
 from arena.games.base import Game
 
 from .base import Categorical, Curriculum, Stratum
@@ -104,7 +104,7 @@ class AdaptiveCurriculum(Curriculum):
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         level = int(state["level"])
         if not 0 <= level < self.num_levels:
-            raise ArenaError(
+            raise CurriculumError(
                 f"saved level {level} does not exist in this config ({self.num_levels} levels); resume with the "
                 "config the state was saved under"
             )

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from arena.errors import ArenaError
+from arena.errors import CurriculumError
 from arena.games.base import Game
 from opponents.spec import OpponentSpec
 
@@ -139,7 +139,7 @@ class Curriculum(ABC):
     def set_step(self, step: int) -> None:
         """Move to training step `step` (any step >= 0; a resumed run sets its restored step)."""
         if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 0:
-            raise ArenaError(f"the curriculum step is a whole number >= 0, got {step!r}")
+            raise CurriculumError(f"the curriculum step is a whole number >= 0, got {step!r}")
         self._step = int(step)
 
     # -- the plan ------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class Curriculum(ABC):
         draws one group from every bucket."""
         for name, value in (("num_groups", num_groups), ("group_size", group_size)):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ArenaError(f"{name} must be a whole number >= 1, got {value!r}")
+                raise CurriculumError(f"{name} must be a whole number >= 1, got {value!r}")
         strata = self.strata()
         specs: list[EpisodeSpec] = []
         for index in allocate(rng, len(strata), int(num_groups)):
@@ -234,9 +234,11 @@ class Curriculum(ABC):
     def load_state_dict(self, state: Mapping[str, Any], rng: np.random.Generator | None = None) -> None:
         """Resume from `state_dict()`'s output; with `rng`, restore its bit-generator state if one was saved."""
         if state.get("kind") != self.kind:
-            raise ArenaError(f"this state is from a {state.get('kind')!r} curriculum; load it into a {self.kind!r} one")
+            raise CurriculumError(
+                f"this state is from a {state.get('kind')!r} curriculum; load it into a {self.kind!r} one"
+            )
         if state.get("version") != STATE_VERSION:
-            raise ArenaError(f"curriculum state version {state.get('version')!r} is not {STATE_VERSION}")
+            raise CurriculumError(f"curriculum state version {state.get('version')!r} is not {STATE_VERSION}")
         self.set_step(state["step"])
         self.games_seen = int(state["games_seen"])
         self._load_extra_state(state)

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from arena.errors import ArenaError, OpponentSpecError
+from arena.errors import CurriculumError, OpponentSpecError
 from opponents.spec import MinimaxSpec, ModelSpec, NoisySpec, PerfectSpec, RandomSpec, parse_opponent
 
 from .episode import OpponentField, SeatChoice
@@ -383,25 +383,25 @@ def parse_config(
     if isinstance(data, FixedConfig | StratifiedConfig | ScheduledConfig | AdaptiveConfig):
         return data
     if not isinstance(data, Mapping):
-        raise ArenaError(f"a curriculum config is a mapping with a 'kind' key, not {type(data).__name__}")
+        raise CurriculumError(f"a curriculum config is a mapping with a 'kind' key, not {type(data).__name__}")
     kinds = ", ".join(CONFIG_KINDS)
     if "kind" not in data:
-        raise ArenaError(f"curriculum config lacks 'kind'; set kind to one of {kinds}")
+        raise CurriculumError(f"curriculum config lacks 'kind'; set kind to one of {kinds}")
     cls = CONFIG_KINDS.get(data["kind"])
     if cls is None:
-        raise ArenaError(f"unknown curriculum kind {data['kind']!r}; use one of {kinds}")
+        raise CurriculumError(f"unknown curriculum kind {data['kind']!r}; use one of {kinds}")
     try:
         # Validating against the one class (not the union) keeps pydantic's message short and about that kind.
         return cls.model_validate(dict(data))
     except ValidationError as exc:
-        raise ArenaError(f"invalid {data['kind']} curriculum config: {exc}") from exc
+        raise CurriculumError(f"invalid {data['kind']} curriculum config: {exc}") from exc
 
 
 def config_from_yaml(text: str) -> FixedConfig | StratifiedConfig | ScheduledConfig | AdaptiveConfig:
     """Parse YAML text into a curriculum config."""
     data = yaml.safe_load(text)
     if data is None:
-        raise ArenaError("the curriculum YAML is empty; it needs at least 'kind' and that kind's fields")
+        raise CurriculumError("the curriculum YAML is empty; it needs at least 'kind' and that kind's fields")
     return parse_config(data)
 
 

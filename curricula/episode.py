@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from arena.errors import ArenaError
+from arena.errors import CurriculumError
 from opponents.spec import OpponentSpec, parse_opponent
 
 #: The seat an episode spec fixes. "random" is a config choice resolved by the curriculum, never an episode's:
@@ -83,13 +83,13 @@ class GameResult(BaseModel):
         """The result of a finished episode from the env's last `info` dict."""
         outcome = info.get("result")
         if outcome is None:
-            raise ArenaError(
+            raise CurriculumError(
                 "info['result'] is None: the episode has not ended; build a GameResult from the info of the "
                 "step that returned terminated or truncated"
             )
         missing = [key for key in ("opponent", "seat") if key not in info]
         if missing:
-            raise ArenaError(f"info lacks {missing}; pass the info dict returned by TextGameEnv.step")
+            raise CurriculumError(f"info lacks {missing}; pass the info dict returned by TextGameEnv.step")
         return cls(
             opponent=str(info["opponent"]),
             seat=info["seat"],

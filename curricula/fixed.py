@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from arena.errors import ArenaError
+from arena.errors import CurriculumError
 from arena.games.base import Game
 from opponents.spec import ModelSpec
 
@@ -40,7 +40,7 @@ class FixedCurriculum(Curriculum):
             entry = WeightedOpponent(opponent=opponent, weight=weight)
             check_mixture(self.opponents + (entry,))
         except (ValidationError, ValueError) as exc:
-            raise ArenaError(f"cannot add opponent {opponent!r} with weight {weight}: {exc}") from exc
+            raise CurriculumError(f"cannot add opponent {opponent!r} with weight {weight}: {exc}") from exc
         self._added.append(entry)
 
     def snapshots(self) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from arena.errors import ArenaError, MissingExtraError
+from arena.errors import CurriculumError, MissingExtraError
 
 from .base import Curriculum
 from .scheduled import ScheduledCurriculum
@@ -46,7 +46,7 @@ def plot_mixture(
     else:
         records = [(int(step), dict(mixture)) for step, mixture in source]
     if not records:
-        raise ArenaError("nothing to chart: give at least one step (or one logged record)")
+        raise CurriculumError("nothing to chart: give at least one step (or one logged record)")
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 3.5))
     else:

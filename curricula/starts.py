@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import ArenaError
+from arena.errors import CurriculumError
 from arena.games.base import Game
 from opponents.base import Opponent
 from opponents.minimax import Minimax, is_loss, is_win
@@ -68,12 +68,12 @@ def find_puzzle(
     """A `kind` puzzle from games `player` (default: random moves) plays against itself, drawn with `rng`.
 
     Each try plays one game and collects every position along it that is such a puzzle; one of them is
-    chosen uniformly. Raises `ArenaError` if `max_tries` games hold none.
+    chosen uniformly. Raises `CurriculumError` if `max_tries` games hold none.
     """
     player = player if player is not None else make_opponent("random", game)
     search = search if search is not None else Minimax(game, depth=2, max_table_size=_PUZZLE_TABLE_SIZE)
     if search.depth is not None and search.depth < 2:
-        raise ArenaError(f"puzzle search needs depth >= 2 to see the opponent's reply, got depth {search.depth}")
+        raise CurriculumError(f"puzzle search needs depth >= 2 to see the opponent's reply, got depth {search.depth}")
     for _ in range(max_tries):
         state = game.initial_state()
         moves: list[int] = []
@@ -87,7 +87,7 @@ def find_puzzle(
             moves.append(move)
         if found:
             return found[int(rng.integers(len(found)))]
-    raise ArenaError(
+    raise CurriculumError(
         f"no {kind} position in {max_tries} games of {game.name} played by {player.name!r}; raise max_tries "
         "or let a weaker tier play the lead-up"
     )
@@ -115,7 +115,7 @@ class StartSampler:
         longest = game.info.max_game_length - 1
         for start in self.starts:
             if isinstance(start, OpeningStart) and max(start.plies, start.max_plies or 0) > longest:
-                raise ArenaError(
+                raise CurriculumError(
                     f"opening {start.label!r} is too deep for {game.name} (at most {game.info.max_game_length} "
                     f"moves a game); use plies <= {longest}"
                 )
@@ -163,7 +163,7 @@ class StartSampler:
             ):
                 continue
             return moves
-        raise ArenaError(
+        raise CurriculumError(
             f"no playable opening {start.label!r} for seat {seat!r} in {start.max_tries} tries on {game.name}; "
             "use fewer plies or raise max_tries"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from arena.errors import MissingExtraError, OpponentSpecError
 from arena.games.base import Game
@@ -66,7 +66,9 @@ class NoisySpec(_Spec):
 
     kind: Literal["noisy"] = "noisy"
     p: float = Field(ge=0.0, le=1.0, description="Probability of playing a uniformly random move.")
-    inner: OpponentSpec = Field(default_factory=PerfectSpec, description="The opponent played otherwise.")
+    inner: Annotated[OpponentSpec, BeforeValidator(lambda v: parse_opponent(v) if isinstance(v, str) else v)] = Field(
+        default_factory=PerfectSpec, description="The opponent played otherwise (a tier name or a spec)."
+    )
 
     @property
     def tier(self) -> str:
@@ -142,14 +144,22 @@ def _game_spec_for(game: Game[Any]) -> GameSpec | None:
     return None
 
 
-def make_opponent(value: str | dict[str, Any] | _Spec, game: Game[Any] | str) -> Opponent:
-    """Build the opponent a spec describes, for one game (a rules object or a registered game name)."""
+def make_opponent(
+    value: str | dict[str, Any] | _Spec, game: Game[Any] | str, cache: dict[str, Opponent] | None = None
+) -> Opponent:
+    """Build the opponent a spec describes, for one game (a rules object or a registered game name).
+
+    With `cache` (tier name -> opponent), an opponent already built for a tier is reused, inner opponents of
+    noisy tiers included, so every `noisy-<p>` shares one `perfect` and its search tables.
+    """
     if isinstance(game, str):
         game_spec: GameSpec | None = get_spec(game)
         game = game_spec.game()
     else:
         game_spec = _game_spec_for(game)
     spec = parse_opponent(value)
+    if cache is not None and spec.tier in cache:
+        return cache[spec.tier]
     opponent: Opponent
     if isinstance(spec, RandomSpec):
         opponent = RandomOpponent(game)
@@ -161,7 +171,7 @@ def make_opponent(value: str | dict[str, Any] | _Spec, game: Game[Any] | str) ->
         else:
             opponent = Minimax(game, depth=None, tie_break=spec.tie_break)
     elif isinstance(spec, NoisySpec):
-        opponent = NoisyOpponent(game, make_opponent(spec.inner, game), spec.p)
+        opponent = NoisyOpponent(game, make_opponent(spec.inner, game, cache), spec.p)
     elif isinstance(spec, ModelSpec):
         try:
             from opponents.model import ModelOpponent
@@ -173,4 +183,6 @@ def make_opponent(value: str | dict[str, Any] | _Spec, game: Game[Any] | str) ->
     else:  # pragma: no cover - the union above is exhaustive
         raise OpponentSpecError(f"unsupported opponent spec {spec!r}")
     opponent.name = spec.tier
+    if cache is not None:
+        cache[spec.tier] = opponent
     return opponent

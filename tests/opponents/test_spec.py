@@ -138,3 +138,15 @@ def test_solver_opening_and_tie_break():
     assert solver.best_moves(state) == (2, 5)
     assert {solver.choose(state, np.random.default_rng(s)) for s in range(40)} == {2, 5}
     assert make_opponent("perfect-first", game).choose(state, np.random.default_rng(0)) == 2
+
+
+def test_noisy_inner_accepts_a_tier_name():
+    assert parse_opponent({"kind": "noisy", "p": 0.2, "inner": "depth-2"}).tier == "noisy-0.2(depth-2)"
+
+
+def test_cache_shares_inner_opponents_across_noisy_tiers():
+    game = TicTacToe()
+    cache: dict = {}
+    a, b = make_opponent("noisy-0.1", game, cache), make_opponent("noisy-0.2", game, cache)
+    assert a.inner is b.inner is cache["perfect"]
+    assert make_opponent("noisy-0.1", game, cache) is a
