@@ -98,6 +98,7 @@ class HFPlayer(Player):
         top_p: float = 1.0,
         max_new_tokens: int = 256,
         batch_size: int = 64,
+        answer: AnswerFormat | None = None,
     ) -> None:
         if temperature < 0 or not 0 < top_p <= 1 or max_new_tokens < 1 or batch_size < 1:
             raise ArenaError(
@@ -105,6 +106,13 @@ class HFPlayer(Player):
                 f"max_new_tokens={max_new_tokens} (>= 1), batch_size={batch_size} (>= 1)"
             )
         self.model, self.tokenizer, self.name = model, tokenizer, name
+        # Stop at the end of the turn, or right after the closing move tag when it is one token: nothing after
+        # it can help the answer, and generating it only costs time.
+        stop = {tokenizer.eos_token_id}
+        close = tokenizer.encode(f"</{(answer or AnswerFormat()).move_tag}>", add_special_tokens=False)
+        if len(close) == 1:
+            stop.add(close[0])
+        self.stop_ids = sorted(i for i in stop if i is not None)
         self.temperature, self.top_p = temperature, top_p
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         # Decoder-only batches must be padded on the left, or generation continues after the pad tokens.
@@ -158,7 +166,7 @@ class HFPlayer(Player):
         with torch.random.fork_rng(devices=devices), torch.no_grad():
             torch.manual_seed(seed)
             generated = self.model.generate(
-                **enc, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id, **kwargs
+                **enc, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stop_ids, **kwargs
             )
         new = generated[:, enc["input_ids"].shape[1] :]
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)

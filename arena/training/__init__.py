@@ -1,0 +1,1 @@
+"""GRPO training: config, whole-game rollouts, warm-up, exploration and the training job."""

@@ -1,0 +1,259 @@
+"""The training configuration: one pydantic model per concern, composed into `TrainConfig`.
+
+Loaded from YAML (`load_train_config`) with `--section.key value` overrides; every field has a description,
+and a bad value fails here, before any model loads, with a message naming the field.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from arena.env import EnvConfig
+from arena.errors import ArenaError
+from arena.games.registry import get_spec
+from curricula.config import CurriculumConfig, parse_config
+from opponents.spec import parse_opponent
+
+TINY_MODEL = "tiny"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSection(_Section):
+    name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$", description="Run name, part of the run directory name.")
+    seed: int = Field(0, ge=0, description="Seed of every random generator in the run (model init, games, data).")
+    output_dir: str = Field("runs", description="Folder that holds run directories.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the model trains; auto picks CUDA.")
+
+
+class LoraSection(_Section):
+    r: int = Field(16, ge=1, description="LoRA rank.")
+    alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
+    target_modules: tuple[str, ...] | Literal["all-linear"] = Field(
+        "all-linear", description="Modules to adapt ('all-linear' or a list of module names)."
+    )
+
+
+class ModelSection(_Section):
+    name_or_path: str = Field(
+        TINY_MODEL, min_length=1, description="'tiny' (the embedded model), a local path, or a Hugging Face id."
+    )
+    tiny_seed: int = Field(0, ge=0, description="Weight-init seed of the embedded tiny model.")
+    trust_remote_code: bool = Field(False, description="Allow the model's own code from the hub; off unless asked.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weight dtype.")
+    lora: LoraSection | None = Field(None, description="Train LoRA adapters (needs peft) instead of all weights.")
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.name_or_path == TINY_MODEL
+
+
+class WarmupSection(_Section):
+    """A short supervised stage on random legal moves in the answer format: teaches the format, not skill."""
+
+    enabled: bool = Field(True, description="Run the format warm-up before GRPO.")
+    steps: int = Field(300, ge=1, description="Optimizer steps of the warm-up.")
+    batch_size: int = Field(32, ge=1, description="Examples per warm-up step.")
+    learning_rate: float = Field(1e-3, gt=0, description="Warm-up learning rate.")
+    games: int = Field(800, ge=1, description="Synthetic random-move games generated as warm-up data.")
+
+
+class GRPOSection(_Section):
+    steps: int = Field(150, ge=1, description="GRPO optimizer steps.")
+    learning_rate: float = Field(3e-4, gt=0, description="GRPO learning rate.")
+    group_size: int = Field(8, ge=2, description="Games per GRPO group (TRL's num_generations); all share a spec.")
+    groups_per_step: int = Field(8, ge=1, description="GRPO groups per optimizer step.")
+    max_new_tokens: int = Field(48, ge=1, description="Longest answer per turn.")
+    max_sequence_tokens: int = Field(2048, ge=64, description="A game longer than this (all turns) is truncated.")
+    beta: float = Field(0.0, ge=0.0, description="KL coefficient against the reference model (0: no reference).")
+    epsilon: float = Field(0.2, gt=0.0, description="Clipping range of the importance ratio.")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL loss aggregation.")
+    num_iterations: int = Field(1, ge=1, description="Optimisation passes over each batch of games.")
+    max_grad_norm: float = Field(1.0, gt=0.0, description="Gradient clipping norm.")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Learning-rate warm-up share of the steps.")
+    lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"] = Field(
+        "constant", description="Learning-rate schedule."
+    )
+    logging_steps: int = Field(5, ge=1, description="Log metrics every this many steps.")
+    save_steps: int = Field(50, ge=1, description="Checkpoint (weights, optimizer, curriculum) every this many steps.")
+    save_total_limit: int | None = Field(3, ge=1, description="Keep at most this many checkpoints.")
+    report_to: tuple[str, ...] = Field(("tensorboard",), description="TRL/transformers loggers: tensorboard, wandb.")
+    use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU and the vllm extra needed).")
+    vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
+    vllm_server_base_url: str | None = Field(None, description="Server mode: URL of `trl vllm-serve`.")
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="Colocate mode: vLLM's GPU share.")
+    bf16: bool | None = Field(None, description="bf16 mixed precision; None: on when a GPU supports it.")
+    gradient_checkpointing: bool = Field(False, description="Trade compute for memory on large models.")
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return () if value in ("none", "") else (value,)
+        return value
+
+
+class Waypoint(_Section):
+    step: int = Field(ge=0, description="Training step.")
+    temperature: float = Field(gt=0.0, description="Sampling temperature at that step.")
+
+
+class WanderSection(_Section):
+    """Plateau-triggered exploration: raise the temperature while reward stalls, lower it after recovery."""
+
+    enabled: bool = Field(False, description="Turn the wander phase on.")
+    patience: int = Field(20, ge=1, description="Steps without a new best reward before the temperature rises.")
+    step: float = Field(0.1, gt=0.0, description="Temperature added at each plateau.")
+    cap: float = Field(1.5, gt=0.0, description="Highest temperature the wander phase may reach.")
+    min_delta: float = Field(0.01, ge=0.0, description="Reward gain that counts as an improvement.")
+    smoothing: int = Field(5, ge=1, description="Steps of reward averaged before comparing with the best.")
+
+
+class ExplorationSection(_Section):
+    temperature: float = Field(1.0, gt=0.0, description="Sampling temperature when no schedule is given.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass during rollouts.")
+    schedule: tuple[Waypoint, ...] = Field((), description="Temperature waypoints, linear in between.")
+    interpolation: Literal["linear", "step", "cosine"] = Field("linear", description="Between waypoints.")
+    wander: WanderSection = Field(default_factory=WanderSection, description="Plateau-triggered exploration.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExplorationSection:
+        steps = [w.step for w in self.schedule]
+        if steps != sorted(set(steps)):
+            raise ValueError(f"exploration.schedule steps {steps} must be strictly increasing")
+        if self.wander.enabled and self.wander.cap < self.base_max():
+            raise ValueError(
+                f"exploration.wander.cap={self.wander.cap} is below the scheduled temperature {self.base_max()}; "
+                "raise the cap"
+            )
+        return self
+
+    def base_max(self) -> float:
+        return max([self.temperature, *(w.temperature for w in self.schedule)])
+
+
+class EvalSection(_Section):
+    tiers: tuple[str, ...] = Field(
+        ("random", "noisy-0.5", "perfect"), min_length=1, description="Opponent tiers evaluated before and after."
+    )
+    games_per_tier: int = Field(200, ge=2, description="Seat-balanced games per tier before and after training.")
+    every_steps: int = Field(0, ge=0, description="Also evaluate every this many steps (0: only before and after).")
+    games_during: int = Field(40, ge=2, description="Games per tier for the evaluations during training.")
+    temperature: float = Field(0.0, ge=0.0, description="Sampling temperature in evaluation (0: greedy).")
+    transcripts_every: int = Field(25, ge=0, description="Write game transcripts every this many steps (0: never).")
+    transcripts: int = Field(4, ge=1, description="Games per transcript dump.")
+    before: bool = Field(True, description="Evaluate before GRPO (after the warm-up) as eval_before.json.")
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_parse(cls, tiers: tuple[str, ...]) -> tuple[str, ...]:
+        for tier in tiers:
+            parse_opponent(tier)
+        return tiers
+
+
+def _curriculum(value: Any) -> Any:
+    return parse_config(value) if isinstance(value, Mapping) else value
+
+
+class TrainConfig(_Section):
+    """Everything a run needs. `python train.py --config FILE [--section.key value ...]`."""
+
+    game: str = Field("tictactoe", description="Registered game name.")
+    game_kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the game (e.g. rows).")
+    run: RunSection = Field(default_factory=RunSection, description="Naming, seeding and output.")
+    env: EnvConfig = Field(default_factory=EnvConfig, description="Answer format, invalid moves, rewards.")
+    curriculum: Annotated[CurriculumConfig, BeforeValidator(_curriculum)] = Field(
+        default_factory=lambda: parse_config({"kind": "fixed", "opponents": {"random": 1.0}}),
+        description="Which opponent, seat and start each GRPO group gets.",
+    )
+    model: ModelSection = Field(default_factory=ModelSection, description="The model to train.")
+    warmup: WarmupSection = Field(default_factory=WarmupSection, description="Format warm-up (supervised).")
+    grpo: GRPOSection = Field(default_factory=GRPOSection, description="GRPO settings (TRL's GRPOTrainer).")
+    exploration: ExplorationSection = Field(default_factory=ExplorationSection, description="Sampling temperature.")
+    eval: EvalSection = Field(default_factory=EvalSection, description="Evaluation against opponent tiers.")
+
+    @field_validator("game")
+    @classmethod
+    def _game_registered(cls, game: str) -> str:
+        get_spec(game)
+        return game
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> TrainConfig:
+        if self.grpo.use_vllm and importlib.util.find_spec("vllm") is None:
+            raise ValueError("grpo.use_vllm is true but vllm is not installed: pip install 'arena[vllm]' (GPU only)")
+        if self.grpo.use_vllm and self.grpo.vllm_mode == "server" and not self.grpo.vllm_server_base_url:
+            raise ValueError("grpo.vllm_mode='server' needs grpo.vllm_server_base_url (e.g. http://localhost:8000)")
+        if self.model.lora is not None and importlib.util.find_spec("peft") is None:
+            raise ValueError("model.lora is set but peft is not installed: pip install peft")
+        if self.model.trust_remote_code and self.model.is_tiny:
+            raise ValueError("model.trust_remote_code applies to hub models only; the tiny model has no remote code")
+        return self
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise ArenaError(f"override --{dotted}: '{key}' is a value, not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `--section.key value` pairs (values parsed as YAML: numbers, booleans, lists) to a config dict."""
+    items = list(overrides)
+    if len(items) % 2:
+        raise ArenaError(f"overrides come in pairs '--section.key value'; '{items[-1]}' has no value")
+    for flag, raw in zip(items[::2], items[1::2], strict=True):
+        if not flag.startswith("--") or len(flag) < 3:
+            raise ArenaError(f"expected an override like --grpo.steps, got {flag!r}")
+        _set_path(data, flag[2:], yaml.safe_load(raw) if raw != "" else "")
+    return data
+
+
+def load_train_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """A validated TrainConfig from a YAML file (or defaults) plus overrides; errors name the field to fix."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ArenaError(f"config file {str(p)!r} not found; presets live in configs/")
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ArenaError(f"config file {str(p)!r} must hold a mapping of sections, not {type(loaded).__name__}")
+        data = loaded or {}
+    apply_overrides(data, overrides)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ArenaError(f"invalid training config{f' {str(path)!r}' if path else ''}:\n{_explain(exc)}") from exc
+    except ArenaError as exc:
+        raise ArenaError(f"invalid training config: {exc}") from exc
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err else ""))
+    return "\n".join(lines)
+
+
+def config_to_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

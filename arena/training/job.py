@@ -1,0 +1,273 @@
+"""The training job end to end: warm-up, evaluation before, GRPO, evaluation after, learning curves."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from arena.errors import ArenaError
+
+from .config import TrainConfig, config_to_yaml, load_train_config
+from .trainer import STATE_FILE, ArenaRollout, grpo_args, latest_checkpoint, load_model, run_dir_name
+
+console = Console()
+
+
+def evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, games: int, seed: int, progress: bool) -> Any:
+    """Evaluate an in-memory model against the config's tiers, playing whole games as chats (as in training)."""
+    from arena.evaluation import evaluate
+
+    was_training = model.training
+    model.eval()
+    try:
+        return evaluate(
+            (model, tokenizer),
+            game=config.game,
+            tiers=config.eval.tiers,
+            games_per_tier=games,
+            seed=seed,
+            invalid_move=config.env.invalid_move,
+            answer_mode=config.env.answer.mode,
+            context="game",
+            progress=progress,
+            player_options={
+                "temperature": config.eval.temperature,
+                "max_new_tokens": config.grpo.max_new_tokens,
+                "name": "model",
+            },
+        )
+    finally:
+        if was_training:
+            model.train()
+
+
+def comparison_table(before: Any | None, after: Any, title: str) -> Table:
+    """Per tier: W/D/L and score with 95% intervals before and after, and the invalid-move rate after."""
+    table = Table(title=title)
+    for col in (
+        "tier",
+        "before W/D/L",
+        "before score [95% CI]",
+        "after W/D/L",
+        "after score [95% CI]",
+        "invalid after",
+    ):
+        table.add_column(col, justify="right")
+
+    def cell(report: Any, tier: str) -> tuple[str, str]:
+        if report is None:
+            return "-", "-"
+        t = report.tier(tier)
+        lo, hi = t["score_ci"]
+        return f"{t['wins']}/{t['draws']}/{t['losses']}", f"{t['score']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    for tier in after.config.tiers:
+        b, a = cell(before, tier), cell(after, tier)
+        table.add_row(tier, *b, *a, f"{after.tier(tier)['invalid_move_rate']:.1%}")
+    return table
+
+
+def _callbacks(rollout: ArenaRollout, config: TrainConfig, run_dir: Path, tokenizer: Any) -> list[Any]:
+    from transformers import TrainerCallback
+
+    class ArenaCallback(TrainerCallback):
+        """Saves the curriculum and exploration state with each checkpoint; evaluates every K steps."""
+
+        trainer: Any = None
+
+        def on_save(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir() and rollout.rank == 0:
+                tmp = ckpt / (STATE_FILE + ".tmp")
+                tmp.write_text(json.dumps({"step": state.global_step, **rollout.state_dict()}))
+                tmp.replace(ckpt / STATE_FILE)  # atomic: a crash never leaves half a state file
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+            every = config.eval.every_steps
+            if every and state.global_step % every == 0 and rollout.rank == 0 and self.trainer is not None:
+                report = evaluate_model(model, tokenizer, config, config.eval.games_during, config.run.seed + 1, False)
+                self.trainer.log({f"{k}": v for k, v in report.metrics("eval/").items()})
+
+    return [ArenaCallback()]
+
+
+def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | None:
+    """A PNG of reward, results, format/invalid rates, temperature and evaluation scores over steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [h for h in history if "step" in h]
+    if not rows:
+        return None
+    panels = [
+        ("reward", ["reward", "reward/outcome", "reward/format", "reward/invalid"]),
+        ("games", ["games/win_rate", "games/draw_rate", "games/loss_rate"]),
+        ("format and invalid moves", ["games/format_rate", "games/invalid_move_rate"]),
+        ("exploration", ["exploration/temperature", "entropy"]),
+        ("evaluation", sorted({k for h in rows for k in h if k.startswith("eval/score_vs_")})),
+        ("curriculum", sorted({k for h in rows for k in h if k.startswith("curriculum/weight/")})),
+    ]
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    for ax, (title, keys) in zip(axes.flat, panels, strict=True):
+        for key in keys:
+            pts = [(h["step"], h[key]) for h in rows if key in h]
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(xs, ys, label=key.split("/")[-1] if "/" in key else key, marker="." if len(pts) < 30 else None)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
+    """Run the training job; returns the run directory."""
+    import torch
+    from accelerate import PartialState
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    started = time.perf_counter()
+    dist = PartialState()
+    main = dist.is_main_process
+    checkpoint = None
+    if resume is not None:
+        run_dir = Path(resume)
+        if run_dir.name.startswith("checkpoint-"):
+            checkpoint, run_dir = run_dir, run_dir.parent
+        else:
+            checkpoint = latest_checkpoint(run_dir)
+        if checkpoint is None:
+            raise ArenaError(f"--resume {str(resume)!r}: no checkpoint-N with {STATE_FILE} found there")
+    else:
+        run_dir = Path(config.run.output_dir) / run_dir_name(config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        (run_dir / "config.yaml").write_text(config_to_yaml(config))
+        console.print(f"[bold]run directory[/bold] {run_dir}")
+
+    torch.manual_seed(config.run.seed)
+    model, tokenizer = load_model(config)
+    if config.run.device == "cpu" or not torch.cuda.is_available():
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+
+    warm = run_dir / "warmup"
+    if checkpoint is None and config.warmup.enabled:
+        if (warm / "config.json").exists():  # a previous attempt finished the warm-up: reuse it
+            from transformers import AutoModelForCausalLM
+
+            model = AutoModelForCausalLM.from_pretrained(warm)
+        else:
+            from .warmup import run_warmup
+
+            console.print(f"format warm-up: {config.warmup.steps} steps on random legal moves")
+            summary = run_warmup(model, tokenizer, config, str(run_dir / "warmup_tmp"))
+            if main:
+                model.save_pretrained(warm)
+                tokenizer.save_pretrained(warm)
+                (warm / "summary.json").write_text(json.dumps(summary))
+
+    before = None
+    if checkpoint is None and config.eval.before and main:
+        console.print(f"evaluation before GRPO: {config.eval.games_per_tier} games per tier")
+        before = evaluate_model(model, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
+        before.save(run_dir / "eval_before.json")
+    elif (run_dir / "eval_before.json").exists():
+        before = _load_report(run_dir / "eval_before.json")
+
+    rollout = ArenaRollout(config, tokenizer, run_dir, rank=dist.process_index)
+    if checkpoint is not None:
+        rollout.load_state_dict(json.loads((checkpoint / STATE_FILE).read_text()))
+        console.print(f"resuming from {checkpoint}")
+    args = grpo_args(config, run_dir, dist.num_processes)
+    rows = config.grpo.steps * config.grpo.groups_per_step
+    dataset = Dataset.from_dict({"prompt": [f"{config.game} game {i}" for i in range(rows)]})
+    peft_config = None
+    if config.model.lora is not None:
+        from peft import LoraConfig
+
+        lora = config.model.lora
+        peft_config = LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules),
+            task_type="CAUSAL_LM",
+        )
+    callbacks = _callbacks(rollout, config, run_dir, tokenizer)
+    trainer = GRPOTrainer(
+        model=model,
+        processing_class=tokenizer,
+        reward_funcs=[rollout.reward],
+        args=args,
+        train_dataset=dataset,
+        rollout_func=rollout,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+    callbacks[0].trainer = trainer
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if main:
+        trainer.save_model(str(run_dir / "final"))
+        tokenizer.save_pretrained(run_dir / "final")
+        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in trainer.state.log_history))
+        plot_learning_curves(trainer.state.log_history, run_dir / "learning_curves.png")
+
+        console.print(f"evaluation after GRPO: {config.eval.games_per_tier} games per tier")
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        after = evaluate_model(policy, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
+        after.save(run_dir / "eval_after.json")
+        title = f"{config.game}: {config.eval.games_per_tier} seat-balanced games per tier, before vs after GRPO"
+        console.print(comparison_table(before, after, title))
+        minutes = (time.perf_counter() - started) / 60
+        console.print(f"done in {minutes:.1f} min; run directory {run_dir}")
+    return run_dir
+
+
+def _load_report(path: Path) -> Any:
+    """A minimal stand-in for a saved report, enough for the comparison table."""
+    data = json.loads(path.read_text())
+
+    class _Saved:
+        tiers = data["tiers"]
+
+        def tier(self, name: str) -> dict[str, Any]:
+            return next(t for t in self.tiers if t["tier"] == name)
+
+    return _Saved()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train a language model to play a game with GRPO. Overrides: --section.key value "
+        "(e.g. --grpo.steps 50 --run.seed 1).",
+    )
+    parser.add_argument("--config", help="YAML config (presets in configs/); defaults are used without one")
+    parser.add_argument("--resume", help="a run directory (its latest checkpoint) or a checkpoint-N directory")
+    args, overrides = parser.parse_known_args(argv)
+    try:
+        if args.resume and not args.config:
+            saved = Path(args.resume)
+            saved = saved.parent if saved.name.startswith("checkpoint-") else saved
+            config = load_train_config(saved / "config.yaml", overrides)
+        else:
+            config = load_train_config(args.config, overrides)
+        train(config, resume=args.resume)
+    except ArenaError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    return 0

@@ -1,0 +1,266 @@
+"""Whole-game rollouts for GRPO: a model plays batches of games as multi-turn chats.
+
+Each game becomes one token sequence: the first prompt, then the model's answer, the env's reply (board
+after the opponent's move, as the chat template renders the next user turn), the next answer, and so on.
+`env_mask` marks the model's tokens 1 and the env's 0, so only the model's own tokens carry loss.
+All games of a batch advance together, one batched generation call per turn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from arena.env import EnvConfig, TextGameEnv
+
+
+class Backend(Protocol):
+    """Samples one completion per context: returns (token ids, per-token log-probabilities) for each."""
+
+    def generate(
+        self, contexts: Sequence[list[int]], *, max_new_tokens: int, temperature: float, top_p: float, seed: int
+    ) -> list[tuple[list[int], list[float]]]: ...
+
+
+class TransformersBackend:
+    """Batched, left-padded `model.generate` with KV cache within each turn.
+
+    Generation stops at the tokenizer's end-of-turn token, or right after the closing move tag when that tag
+    is one token, so a well-formed answer never waits for `max_new_tokens`. Per-token log-probabilities are
+    computed only with `logprobs=True`: TRL reads them for vLLM importance sampling and the off-policy mask,
+    neither of which applies to transformers generation, and collecting scores slows `generate` down.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, stop_texts: Sequence[str] = (), logprobs: bool = False) -> None:
+        self.model, self.tokenizer, self.want_logprobs = model, tokenizer, logprobs
+        stop = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
+        for text in ("<|im_end|>", *stop_texts):
+            ids = tokenizer.encode(text, add_special_tokens=False)
+            if len(ids) == 1:
+                stop.add(ids[0])
+        self.stop_ids = sorted(stop)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
+
+    def generate(
+        self, contexts: Sequence[list[int]], *, max_new_tokens: int, temperature: float, top_p: float, seed: int
+    ) -> list[tuple[list[int], list[float]]]:
+        import torch
+
+        device = next(self.model.parameters()).device
+        width = max(len(c) for c in contexts)
+        input_ids = torch.full((len(contexts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(contexts), width), dtype=torch.long)
+        for i, ctx in enumerate(contexts):
+            input_ids[i, width - len(ctx) :] = torch.tensor(ctx)
+            attention[i, width - len(ctx) :] = 1
+        sample = temperature > 0
+        kwargs: dict[str, Any] = {"do_sample": sample}
+        kwargs.update(temperature=temperature, top_p=top_p, top_k=None) if sample else kwargs.update(
+            temperature=None, top_p=None, top_k=None
+        )
+        was_training = self.model.training
+        self.model.eval()
+        devices = [device.index or 0] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention.to(device),
+                max_new_tokens=max_new_tokens,
+                eos_token_id=self.stop_ids,
+                pad_token_id=self.pad_id,
+                output_scores=self.want_logprobs,
+                return_dict_in_generate=True,
+                **kwargs,
+            )
+        if was_training:
+            self.model.train()
+        new = out.sequences[:, width:]
+        if self.want_logprobs:
+            logprobs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
+            chosen = logprobs.gather(-1, new.unsqueeze(-1)).squeeze(-1)
+        else:
+            chosen = torch.zeros(new.shape)
+        results = []
+        stop = set(self.stop_ids)
+        for row, lp in zip(new.tolist(), chosen.tolist(), strict=True):
+            n = len(row)
+            for j, tok in enumerate(row):
+                if tok in stop:
+                    n = j + 1
+                    break
+            results.append((row[:n], [float(x) for x in lp[:n]]))
+        return results
+
+
+@dataclass
+class Episode:
+    """One finished game as GRPO sees it, plus what logs and the curriculum need."""
+
+    options: dict[str, Any]
+    prompt_ids: list[int]
+    completion_ids: list[int] = field(default_factory=list)
+    env_mask: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    reward: float = 0.0
+    components: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def result(self) -> str:
+        return self.info.get("result") or "truncated"
+
+
+class ChatFormatter:
+    """Token ids of a game's first prompt and of each env reply, as the tokenizer's chat template renders them."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def render(self, messages: list[dict[str, str]], generation_prompt: bool) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation_prompt)
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        return self.encode(self.render(messages, True))
+
+    def reply_ids(self, messages: list[dict[str, str]], answer: str, observation: str, ended_turn: bool) -> list[int]:
+        """What follows the model's answer: the end of its turn (unless it generated it), the next user turn
+        and the assistant header."""
+        history = [*messages, {"role": "assistant", "content": answer}, {"role": "user", "content": observation}]
+        full = self.render(history, True)
+        at = full.rfind(answer) if answer else -1
+        if at >= 0:
+            suffix = full[at + len(answer) :]
+        else:  # the template rewrote the answer (some strip reasoning from past turns): close it generically
+            suffix = (self.tokenizer.eos_token or "") + "\n" + self.render([history[-1]], True)
+        if ended_turn and self.tokenizer.eos_token and suffix.startswith(self.tokenizer.eos_token):
+            suffix = suffix[len(self.tokenizer.eos_token) :]
+        elif ended_turn and suffix.startswith("<|im_end|>"):
+            suffix = suffix[len("<|im_end|>") :]
+        return self.encode(suffix)
+
+
+@dataclass
+class RolloutStats:
+    """Wall time of the last batch, split by phase, and its token counts."""
+
+    generation_s: float = 0.0
+    env_s: float = 0.0
+    games: int = 0
+    model_tokens: int = 0
+    env_tokens: int = 0
+    turns: int = 0
+
+
+class GameRunner:
+    """Plays batches of games for one game and env config, keeping a pool of envs that share opponents."""
+
+    def __init__(self, game: str, env_config: EnvConfig, tokenizer: Any, game_kwargs: dict[str, Any] | None = None):
+        self.game, self.env_config, self.game_kwargs = game, env_config, dict(game_kwargs or {})
+        self.chat = ChatFormatter(tokenizer)
+        self.tokenizer = tokenizer
+        self._opponents: dict[str, Any] = {}
+        self._envs: list[TextGameEnv] = []
+        self.stats = RolloutStats()
+
+    def _env(self, i: int) -> TextGameEnv:
+        while len(self._envs) <= i:
+            self._envs.append(
+                TextGameEnv(
+                    self.game, config=self.env_config, game_kwargs=self.game_kwargs, opponent_cache=self._opponents
+                )
+            )
+        return self._envs[i]
+
+    def play(
+        self,
+        backend: Backend,
+        options: Sequence[dict[str, Any]],
+        *,
+        seed: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        max_sequence_tokens: int | None = None,
+    ) -> list[Episode]:
+        """Play one game per entry of `options` (env reset options) to the end; returns them in order."""
+        stats = RolloutStats(games=len(options))
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        envs, episodes, messages = [], [], []
+        for i, opts in enumerate(options):
+            env = self._env(i)
+            _, info = env.reset(seed=int(rng.integers(2**31)), options=dict(opts))
+            envs.append(env)
+            messages.append(info["messages"])
+            episodes.append(Episode(options=dict(opts), prompt_ids=self.chat.prompt_ids(info["messages"])))
+        stats.env_s += time.perf_counter() - t0
+        active = list(range(len(options)))
+        while active:
+            t0 = time.perf_counter()
+            contexts = [episodes[i].prompt_ids + episodes[i].completion_ids for i in active]
+            outs = backend.generate(
+                contexts,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=int(rng.integers(2**31)),
+            )
+            t1 = time.perf_counter()
+            stats.generation_s += t1 - t0
+            still = []
+            for i, (ids, lps) in zip(active, outs, strict=True):
+                ep = episodes[i]
+                ep.completion_ids += ids
+                ep.env_mask += [1] * len(ids)
+                ep.logprobs += lps
+                stats.model_tokens += len(ids)
+                stats.turns += 1
+                answer = self.tokenizer.decode(ids, skip_special_tokens=True)
+                obs, reward, terminated, truncated, info = envs[i].step(answer)
+                ep.transcript.append(
+                    {
+                        "prompt": messages[i][-1]["content"],
+                        "completion": answer,
+                        "agent_move": info.get("agent_move"),
+                        "opponent_move": info.get("opponent_move"),
+                        "invalid": info.get("invalid_reason"),
+                    }
+                )
+                too_long = (
+                    max_sequence_tokens is not None
+                    and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
+                )
+                if terminated or truncated or too_long:
+                    ep.reward, ep.info = float(reward), info
+                    ep.components = dict(info.get("reward_components") or {})
+                    if not (terminated or truncated):  # cut by the sequence budget: scored like a truncation
+                        comps = self.env_config.rewards.components(
+                            "truncated",
+                            info["agent_turns"] - info["format_errors"],
+                            info["agent_turns"],
+                            info["invalid_moves"],
+                        )
+                        ep.components, ep.reward = comps, float(sum(comps.values()))
+                        ep.info = {**info, "result": "truncated"}
+                    continue
+                ended = bool(ids) and ids[-1] in getattr(backend, "stop_ids", ())
+                reply = self.chat.reply_ids(messages[i], answer, obs, ended_turn=ended)
+                ep.completion_ids += reply
+                ep.env_mask += [0] * len(reply)
+                ep.logprobs += [0.0] * len(reply)
+                stats.env_tokens += len(reply)
+                messages[i] = info["messages"]
+                still.append(i)
+            stats.env_s += time.perf_counter() - t1
+            active = still
+        self.stats = stats
+        return episodes

@@ -1,0 +1,294 @@
+"""GRPO training glue: TRL's GRPOTrainer with a rollout function that plays whole games.
+
+`train(config)` runs the whole job: warm-up, evaluation before, GRPO with curriculum and exploration,
+evaluation after, learning curves. Everything it writes goes into one run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena.errors import ArenaError
+from curricula import GameResult, make_curriculum
+
+from .config import TrainConfig
+from .exploration import Exploration
+from .rollout import Episode, GameRunner, TransformersBackend
+
+STATE_FILE = "arena_state.json"
+
+
+def run_dir_name(config: TrainConfig, now: datetime | None = None) -> str:
+    """`{game}__{run_name}__{seed}__{time}`, the CleanRL convention."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return f"{config.game}__{config.run.name}__{config.run.seed}__{stamp}"
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    steps = [
+        (int(p.name.split("-")[1]), p)
+        for p in run_dir.glob("checkpoint-*")
+        if p.name.split("-")[1].isdigit() and (p / STATE_FILE).exists()
+    ]
+    return max(steps)[1] if steps else None
+
+
+def load_model(config: TrainConfig) -> tuple[Any, Any]:
+    """The model and tokenizer to train: the embedded tiny model, a local path or a hub id."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    m = config.model
+    if m.is_tiny:
+        from arena.models.tiny import build_tiny_model
+
+        model, tokenizer = build_tiny_model(seed=m.tiny_seed, game=config.game)
+    else:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(m.name_or_path, trust_remote_code=m.trust_remote_code)
+            dtype = m.dtype if m.dtype == "auto" else getattr(torch, m.dtype)
+            model = AutoModelForCausalLM.from_pretrained(
+                m.name_or_path, trust_remote_code=m.trust_remote_code, dtype=dtype
+            )
+        except OSError as exc:
+            raise ArenaError(
+                f"cannot load model.name_or_path={m.name_or_path!r}: {exc}. Give a local directory with "
+                "config.json, a reachable hub id, or 'tiny' for the embedded model"
+            ) from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise ArenaError(f"the tokenizer of {m.name_or_path!r} has no chat template; use an instruct/chat model")
+    return model, tokenizer
+
+
+class ArenaRollout:
+    """The `rollout_func` TRL calls: every GRPO group plays one curriculum spec; whole games, env text masked."""
+
+    def __init__(self, config: TrainConfig, tokenizer: Any, run_dir: Path, rank: int = 0) -> None:
+        self.config, self.tokenizer, self.run_dir, self.rank = config, tokenizer, run_dir, rank
+        self.curriculum = make_curriculum(config.curriculum, config.game)
+        self.rng = np.random.default_rng([config.run.seed, rank])
+        self.exploration = Exploration(config.exploration)
+        self.runner = GameRunner(config.game, config.env, tokenizer, config.game_kwargs)
+        self.pending: dict[str, float] = {}
+        self.totals = {"games": 0, "rollout_s": 0.0}
+        self._last_transcript_step = -1
+
+    # -- TRL hooks ---------------------------------------------------------------------------------------
+
+    def __call__(self, prompts: list[Any], trainer: Any) -> dict[str, list[Any]]:
+        group = trainer.num_generations
+        n = len(prompts)
+        # TRL hands over each prompt repeated `num_generations` times (one group each); older releases passed
+        # each prompt once. Either way, one curriculum spec per group.
+        repeated = n % group == 0 and all(prompts[i] == prompts[i - i % group] for i in range(n))
+        num_groups = n // group if repeated else n
+        step = int(trainer.state.global_step)
+        self.curriculum.set_step(step)
+        specs = self.curriculum.sample_batch(self.rng, num_groups, group)
+        temperature = self.exploration.temperature(step)
+        backend = self._backend(trainer, temperature)
+        started = time.perf_counter()
+        episodes = self.runner.play(
+            backend,
+            [s.to_options() for s in specs],
+            seed=int(self.rng.integers(2**31)),
+            max_new_tokens=self.config.grpo.max_new_tokens,
+            temperature=temperature,
+            top_p=self.config.exploration.top_p,
+            max_sequence_tokens=self.config.grpo.max_sequence_tokens,
+        )
+        elapsed = time.perf_counter() - started
+        self.curriculum.update([GameResult.from_info(ep.info) for ep in episodes])
+        self.exploration.observe(step, float(np.mean([ep.reward for ep in episodes])))
+        self.pending = self._metrics(episodes, temperature, elapsed)
+        self.totals["games"] += len(episodes)
+        self.totals["rollout_s"] += elapsed
+        every = self.config.eval.transcripts_every
+        if self.rank == 0 and every and step % every == 0 and step != self._last_transcript_step:
+            self._last_transcript_step = step
+            write_transcripts(
+                self.run_dir / "transcripts", step, episodes[:: max(1, group)][: self.config.eval.transcripts]
+            )
+        return {
+            "prompt_ids": [ep.prompt_ids for ep in episodes],
+            "completion_ids": [ep.completion_ids for ep in episodes],
+            "logprobs": [ep.logprobs for ep in episodes],
+            "env_mask": [ep.env_mask for ep in episodes],
+            "episode_reward": [ep.reward for ep in episodes],
+        }
+
+    def reward(self, prompts: list[Any], completions: list[Any], episode_reward: list[float], **kwargs: Any):
+        """The env's episode reward (outcome + format + invalid); also logs this batch's game metrics."""
+        log_metric = kwargs.get("log_metric")
+        if log_metric is not None:
+            for name, value in self.pending.items():
+                log_metric(name, value)
+        return [float(r) for r in episode_reward]
+
+    def _backend(self, trainer: Any, temperature: float) -> Any:
+        if self.config.grpo.use_vllm:
+            return VLLMBackend(trainer, temperature)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        want_logprobs = getattr(trainer.args, "off_policy_mask_threshold", None) is not None
+        return TransformersBackend(model, self.tokenizer, stop_texts=[_close_tag(self.config)], logprobs=want_logprobs)
+
+    # -- metrics -----------------------------------------------------------------------------------------
+
+    def _metrics(self, episodes: Sequence[Episode], temperature: float, elapsed: float) -> dict[str, float]:
+        results = [ep.result for ep in episodes]
+        turns = sum(ep.info.get("agent_turns", 0) for ep in episodes) or 1
+        stats = self.runner.stats
+        out = {
+            "games/win_rate": results.count("win") / len(results),
+            "games/draw_rate": results.count("draw") / len(results),
+            "games/loss_rate": results.count("loss") / len(results),
+            "games/truncated_rate": results.count("truncated") / len(results),
+            "games/invalid_move_rate": sum(ep.info.get("invalid_moves", 0) for ep in episodes) / turns,
+            "games/format_rate": 1 - sum(ep.info.get("format_errors", 0) for ep in episodes) / turns,
+            "games/agent_turns": turns / len(episodes),
+            "exploration/temperature": temperature,
+            "rollout/seconds": elapsed,
+            "rollout/generation_seconds": stats.generation_s,
+            "rollout/env_seconds": stats.env_s,
+            "rollout/games_per_second": len(episodes) / max(elapsed, 1e-9),
+            "rollout/model_tokens_per_second": stats.model_tokens / max(stats.generation_s, 1e-9),
+        }
+        for key in ("outcome", "format", "invalid"):
+            out[f"reward/{key}"] = float(np.mean([ep.components.get(key, 0.0) for ep in episodes]))
+        out.update({k: float(v) for k, v in self.curriculum.describe().items()})
+        return out
+
+    # -- state ---------------------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "curriculum": self.curriculum.state_dict(rng=self.rng),
+            "exploration": self.exploration.state_dict(),
+            "totals": dict(self.totals),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.curriculum.load_state_dict(state["curriculum"], rng=self.rng)
+        self.exploration.load_state_dict(state["exploration"])
+        self.totals = dict(state["totals"])
+
+
+class VLLMBackend:
+    """Generation through TRL's vLLM engine (colocate or server), one completion per game context."""
+
+    def __init__(self, trainer: Any, temperature: float) -> None:
+        self.trainer = trainer
+        trainer.vllm_generation.temperature = temperature
+        self.stop_ids: tuple[int, ...] = ()
+
+    def generate(self, contexts, *, max_new_tokens, temperature, top_p, seed):  # noqa: ANN001 - Backend protocol
+        gen = self.trainer.vllm_generation
+        gen.max_completion_length = max_new_tokens
+        gen.temperature, gen.top_p = temperature, top_p
+        _, completion_ids, logprobs, _ = gen.generate(
+            prompts=[list(c) for c in contexts], images=None, num_generations=1
+        )
+        out = []
+        for ids, lps in zip(completion_ids, logprobs, strict=True):
+            out.append((list(ids), [float(lp[0]) if lp and lp[0] is not None else 0.0 for lp in lps]))
+        return out
+
+
+def _close_tag(config: TrainConfig) -> str:
+    return f"</{config.env.answer.move_tag}>"
+
+
+def write_transcripts(folder: Path, step: int, episodes: Sequence[Episode]) -> Path:
+    """Whole games as JSONL (one game a line) and as readable text, named by step."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / f"step-{step:06d}"
+    with open(base.with_suffix(".jsonl"), "w", encoding="utf-8") as f:
+        for ep in episodes:
+            record = {
+                "step": step,
+                "options": ep.options,
+                "result": ep.result,
+                "reward": ep.reward,
+                "components": ep.components,
+                "moves": ep.info.get("moves"),
+                "turns": ep.transcript,
+            }
+            f.write(json.dumps(record) + "\n")
+    lines = []
+    for i, ep in enumerate(episodes):
+        opponent = ep.info.get("opponent")
+        lines.append(
+            f"=== step {step}, game {i}: vs {opponent}, seat {ep.info.get('seat')}, {ep.result}, reward {ep.reward:.2f}"
+        )
+        for t in ep.transcript:
+            lines += [t["prompt"], f">>> {t['completion']}"]
+            if t["invalid"]:
+                lines.append(f"    (invalid: {t['invalid']})")
+        lines.append("")
+    base.with_suffix(".txt").write_text("\n".join(lines), encoding="utf-8")
+    return base
+
+
+def grpo_args(config: TrainConfig, run_dir: Path, world_size: int) -> Any:
+    """TRL's GRPOConfig for this run."""
+    import torch
+    from trl import GRPOConfig
+
+    g = config.grpo
+    if g.groups_per_step % world_size:
+        raise ArenaError(
+            f"grpo.groups_per_step={g.groups_per_step} must be a multiple of the {world_size} processes, so every "
+            "GRPO group is played by one process"
+        )
+    cuda = torch.cuda.is_available() and config.run.device != "cpu"
+    bf16 = g.bf16 if g.bf16 is not None else bool(cuda and torch.cuda.is_bf16_supported())
+    kwargs: dict[str, Any] = {}
+    if g.use_vllm:
+        kwargs.update(
+            use_vllm=True,
+            vllm_mode=g.vllm_mode,
+            vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
+            vllm_importance_sampling_correction=True,
+        )
+        if g.vllm_server_base_url:
+            kwargs["vllm_server_base_url"] = g.vllm_server_base_url
+    return GRPOConfig(
+        output_dir=str(run_dir),
+        max_steps=g.steps,
+        learning_rate=g.learning_rate,
+        per_device_train_batch_size=g.groups_per_step * g.group_size // world_size,
+        num_generations=g.group_size,
+        gradient_accumulation_steps=1,
+        beta=g.beta,
+        epsilon=g.epsilon,
+        loss_type=g.loss_type,
+        num_iterations=g.num_iterations,
+        max_grad_norm=g.max_grad_norm,
+        weight_decay=g.weight_decay,
+        warmup_steps=int(g.warmup_ratio * g.steps),
+        lr_scheduler_type=g.lr_scheduler,
+        logging_steps=g.logging_steps,
+        save_steps=g.save_steps,
+        save_total_limit=g.save_total_limit,
+        save_strategy="steps",
+        report_to=list(g.report_to),
+        bf16=bf16,
+        gradient_checkpointing=g.gradient_checkpointing,
+        seed=config.run.seed,
+        use_cpu=not cuda,
+        temperature=1.0,  # the policy's own distribution; rollouts sample at the exploration temperature
+        max_completion_length=g.max_sequence_tokens,
+        shuffle_dataset=False,
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+        **kwargs,
+    )

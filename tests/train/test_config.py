@@ -1,0 +1,72 @@
+"""Training config: presets validate, overrides apply, and bad values fail before any model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arena.errors import ArenaError
+from arena.training.config import TrainConfig, apply_overrides, config_to_yaml, load_train_config
+
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
+
+
+def test_there_are_presets():
+    names = {p.name for p in CONFIGS}
+    assert {"tictactoe-tiny-cpu.yaml", "connect4-tiny-cpu.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_presets_validate_and_round_trip(path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    # GPU presets name vLLM and peft; validation checks they are installed, so pretend they are.
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name in ("vllm", "peft") else real(name, *a)
+    )
+    config = load_train_config(path)
+    assert TrainConfig.model_validate(__import__("yaml").safe_load(config_to_yaml(config))) == config
+
+
+def test_overrides_are_typed_and_nested():
+    config = load_train_config(None, ["--grpo.steps", "7", "--run.name", "x1", "--eval.tiers", "[random, depth-2]"])
+    assert config.grpo.steps == 7 and config.run.name == "x1" and config.eval.tiers == ("random", "depth-2")
+    config = load_train_config(None, ["--curriculum", "{kind: fixed, opponents: {perfect: 1}}"])
+    assert config.curriculum.kind == "fixed"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["--grpo.group_size", "1"], r"grpo.group_size: Input should be greater than or equal to 2"),
+        (["--grpo.stepz", "3"], r"grpo.stepz: Extra inputs are not permitted"),
+        (["--game", "chess"], r"unknown game 'chess'"),
+        (["--eval.tiers", "[expert]"], r"unknown opponent tier 'expert'"),
+        (["--curriculum", "{kind: fixed, opponents: {random: 0}}"], r"weights"),
+        (["--curriculum", "{kind: shuffled}"], r"unknown curriculum kind 'shuffled'"),
+        (["--exploration.schedule", "[{step: 5, temperature: 1}, {step: 2, temperature: 1}]"], "strictly increasing"),
+        (["--grpo.vllm_mode", "server", "--grpo.use_vllm", "true"], "vllm"),
+        (["--env.invalid_move", "explode"], r"env.invalid_move"),
+        (["--grpo.steps"], "has no value"),
+        (["grpo.steps", "3"], "expected an override like --grpo.steps"),
+    ],
+)
+def test_bad_configs_name_the_field_and_fix(overrides, match):
+    with pytest.raises(ArenaError, match=match):
+        load_train_config(None, overrides)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ArenaError, match="not found; presets live in configs/"):
+        load_train_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n")
+    with pytest.raises(ArenaError, match="must hold a mapping"):
+        load_train_config(bad)
+
+
+def test_override_into_a_value_is_refused():
+    with pytest.raises(ArenaError, match="'game' is a value, not a section"):
+        apply_overrides({"game": "tictactoe"}, ["--game.rows", "3"])

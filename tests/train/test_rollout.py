@@ -1,0 +1,155 @@
+"""Whole-game rollouts: tokens aligned with the env mask, groups share a spec, exploration schedule."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("transformers")
+
+from arena.models.tiny import build_tiny_model  # noqa: E402
+from arena.training.config import ExplorationSection, load_train_config  # noqa: E402
+from arena.training.exploration import Exploration  # noqa: E402
+from arena.training.rollout import GameRunner, TransformersBackend  # noqa: E402
+from arena.training.trainer import ArenaRollout  # noqa: E402
+
+
+class ScriptedBackend:
+    """Answers each context with a legal-looking move, so games run to the end; ids come from the tokenizer."""
+
+    def __init__(self, tokenizer, moves=range(9)):
+        self.tokenizer, self.moves = tokenizer, list(moves)
+        self.stop_ids = (tokenizer.eos_token_id,)
+        self.calls = 0
+
+    def generate(self, contexts, *, max_new_tokens, temperature, top_p, seed):
+        self.calls += 1
+        out = []
+        for ctx in contexts:
+            text = self.tokenizer.decode(ctx[-60:])
+            legal = [int(x) for x in text.rsplit("Legal moves:", 1)[1].split("<")[0].split()]
+            ids = self.tokenizer.encode(f"<think>{legal[0]}</think>\n<move>{legal[0]}</move>", add_special_tokens=False)
+            ids.append(self.tokenizer.eos_token_id)
+            out.append((ids, [0.0] * len(ids)))
+        return out
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return build_tiny_model(seed=0)
+
+
+def test_model_tokens_and_env_tokens_are_masked_apart(tiny):
+    model, tokenizer = tiny
+    config = load_train_config(None)
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    options = [{"opponent": "random", "agent_seat": seat, "opponent_seed": 3} for seat in ("first", "second")]
+    episodes = runner.play(ScriptedBackend(tokenizer), options, seed=0, max_new_tokens=32, temperature=1.0)
+    for ep in episodes:
+        assert len(ep.completion_ids) == len(ep.env_mask) == len(ep.logprobs)
+        model_text = tokenizer.decode(
+            [t for t, m in zip(ep.completion_ids, ep.env_mask, strict=True) if m], skip_special_tokens=True
+        )
+        env_text = tokenizer.decode([t for t, m in zip(ep.completion_ids, ep.env_mask, strict=True) if not m])
+        assert model_text.count("<move>") == len(ep.transcript) == ep.info["agent_turns"]
+        assert "<move>" not in env_text and "You play" in env_text  # boards and prompts only, no answers
+        assert ep.env_mask[0] == 1 and ep.env_mask[-1] == 1  # the sequence starts and ends with the model
+        assert ep.info["result"] in ("win", "draw", "loss") and ep.reward == pytest.approx(sum(ep.components.values()))
+        # The whole sequence is what the chat template renders for the game as a conversation.
+        chat = [{"role": "system", "content": "x"}]
+        for turn in ep.transcript:
+            chat += [{"role": "user", "content": turn["prompt"]}, {"role": "assistant", "content": turn["completion"]}]
+        rendered = tokenizer.apply_chat_template(chat, tokenize=False)
+        assert tokenizer.decode(ep.prompt_ids + ep.completion_ids) == rendered.rstrip("\n")
+
+
+def test_real_generation_respects_budget_and_stops(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"], logprobs=True)
+    ctx = tokenizer.apply_chat_template([{"role": "user", "content": "0 1 2"}], add_generation_prompt=True)
+    out = backend.generate([ctx, ctx[2:]], max_new_tokens=5, temperature=1.0, top_p=1.0, seed=0)
+    assert all(1 <= len(ids) <= 5 and len(lps) == len(ids) for ids, lps in out)
+    assert all(lp <= 0.0 for _, lps in out for lp in lps)
+    again = backend.generate([ctx, ctx[2:]], max_new_tokens=5, temperature=1.0, top_p=1.0, seed=0)
+    assert again == out  # seeded
+
+
+def test_rollout_func_gives_each_group_one_spec(tiny, tmp_path):
+    model, tokenizer = tiny
+    config = load_train_config(
+        None, ["--curriculum", "{kind: fixed, opponents: {random: 1, depth-1: 1}}", "--eval.transcripts_every", "1"]
+    )
+    rollout = ArenaRollout(config, tokenizer, tmp_path)
+    rollout.runner.play = _record(rollout.runner.play)
+    trainer = SimpleNamespace(
+        num_generations=4,
+        state=SimpleNamespace(global_step=0),
+        accelerator=SimpleNamespace(unwrap_model=lambda m: m),
+        model=model,
+        args=SimpleNamespace(off_policy_mask_threshold=None),
+    )
+    prompts = [p for p in ("a", "b", "c") for _ in range(4)]  # TRL repeats each prompt once per group member
+    rollout._backend = lambda trainer, temperature: ScriptedBackend(tokenizer)
+    out = rollout(prompts, trainer)
+    assert set(out) == {"prompt_ids", "completion_ids", "logprobs", "env_mask", "episode_reward"}
+    assert all(len(v) == 12 for v in out.values())
+    options = rollout.runner.play.calls[0]
+    for g in range(3):
+        group = options[g * 4 : (g + 1) * 4]
+        assert all(o == group[0] for o in group)  # same opponent, seat, start and opponent seed
+    assert len({str(options[g * 4]) for g in range(3)}) == 3
+    # Same spec and same (scripted) answers: the group's games are identical.
+    assert len({tuple(out["completion_ids"][i]) for i in range(4)}) == 1
+    metrics = rollout.pending
+    for key in ("games/win_rate", "games/format_rate", "reward/outcome", "exploration/temperature", "curriculum/games"):
+        assert key in metrics
+    assert rollout.reward(prompts, [None] * 12, out["episode_reward"]) == out["episode_reward"]
+    assert (tmp_path / "transcripts" / "step-000000.txt").read_text().count("=== step 0") >= 1
+    assert rollout.curriculum.games_seen == 12
+
+
+def _record(play):
+    def wrapper(backend, options, **kwargs):
+        wrapper.calls.append(list(options))
+        return play(backend, options, **kwargs)
+
+    wrapper.calls = []
+    return wrapper
+
+
+def test_exploration_schedule_and_wander():
+    explore = Exploration(
+        ExplorationSection(
+            schedule=[{"step": 0, "temperature": 1.0}, {"step": 10, "temperature": 0.5}],
+            wander={"enabled": True, "patience": 3, "step": 0.2, "cap": 1.2, "smoothing": 1},
+        )
+    )
+    assert explore.temperature(0) == 1.0 and explore.temperature(5) == pytest.approx(0.75)
+    assert explore.temperature(50) == 0.5
+    for step in range(12):
+        explore.observe(step, 0.5 if step else 0.6)  # a plateau after the first step
+    assert explore.boost > 0 and explore.events[0]["event"] == "wander"
+    assert explore.temperature(50) <= 1.2
+    explore.observe(13, 0.9)  # recovery: a new best steps the boost back down
+    assert explore.events[-1]["event"] == "cool"
+    state = explore.state_dict()
+    other = Exploration(explore.config)
+    other.load_state_dict(state)
+    assert other.state_dict() == state
+
+
+def test_exploration_off_keeps_temperature():
+    explore = Exploration(ExplorationSection(temperature=0.7))
+    for step in range(100):
+        explore.observe(step, 0.0)
+    assert explore.temperature(99) == 0.7 and explore.events == []
+
+
+def test_rng_streams_differ_per_rank(tiny, tmp_path):
+    _, tokenizer = tiny
+    config = load_train_config(None)
+    a, b = ArenaRollout(config, tokenizer, tmp_path, rank=0), ArenaRollout(config, tokenizer, tmp_path, rank=1)
+    assert a.rng.integers(1 << 30) != b.rng.integers(1 << 30)
+    assert isinstance(a.rng, np.random.Generator)
