@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 EXTRAS ?= train,dev,solver
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-peers clean
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/arena demo
+	$(BIN)/python train.py --config configs/tictactoe-tiny-cpu.yaml
 
 # pytest exits 5 when it collects no test: that is a failure here, not a pass.
 test: setup
@@ -32,6 +32,13 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_core.py
+	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/report.py
+
+bench-peers: setup
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/bench_peers.py
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

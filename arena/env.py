@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import time
 from typing import Any, Literal
 
 import gymnasium
@@ -150,6 +151,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         )
         self._state: Any = None
         self._done = True
+        self.opponent_seconds = 0.0  # time spent choosing opponent moves, over the env's life (for profiling)
 
     # -- episode setup -------------------------------------------------------------------------------------
 
@@ -274,7 +276,9 @@ class TextGameEnv(gymnasium.Env[str, str]):
         return prompt, reward, terminated, truncated, info
 
     def _opponent_moves(self) -> int:
+        started = time.perf_counter()
         move = int(self.opponent.choose(self._state, self._opponent_rng))
+        self.opponent_seconds += time.perf_counter() - started
         self._state = self.game.apply(self._state, move)
         self.moves.append(move)
         return move

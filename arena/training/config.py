@@ -65,9 +65,20 @@ class WarmupSection(_Section):
     batch_size: int = Field(32, ge=1, description="Examples per warm-up step.")
     learning_rate: float = Field(1e-3, gt=0, description="Warm-up learning rate.")
     games: int = Field(800, ge=1, description="Synthetic random-move games generated as warm-up data.")
+    think: Literal["side", "legal_moves"] = Field(
+        "side", description="Templated reasoning: 'side' ('You play X.') or 'legal_moves' (lists them)."
+    )
 
 
 class GRPOSection(_Section):
+    rollout: Literal["game", "turn"] = Field(
+        "game",
+        description="'game': a whole game is one multi-turn sequence, env text masked (env_mask); 'turn': a "
+        "group answers one position (the current board only), each answer is played out and scored by its game.",
+    )
+    max_prefix_plies: int | None = Field(
+        None, ge=0, description="turn rollouts: most random plies played to reach a position (None: any depth)."
+    )
     steps: int = Field(150, ge=1, description="GRPO optimizer steps.")
     learning_rate: float = Field(3e-4, gt=0, description="GRPO learning rate.")
     group_size: int = Field(8, ge=2, description="Games per GRPO group (TRL's num_generations); all share a spec.")
@@ -153,6 +164,7 @@ class EvalSection(_Section):
     transcripts_every: int = Field(25, ge=0, description="Write game transcripts every this many steps (0: never).")
     transcripts: int = Field(4, ge=1, description="Games per transcript dump.")
     before: bool = Field(True, description="Evaluate before GRPO (after the warm-up) as eval_before.json.")
+    after: bool = Field(True, description="Evaluate after GRPO as eval_after.json, with the before/after table.")
 
     @field_validator("tiers")
     @classmethod

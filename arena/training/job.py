@@ -19,7 +19,8 @@ console = Console()
 
 
 def evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, games: int, seed: int, progress: bool) -> Any:
-    """Evaluate an in-memory model against the config's tiers, playing whole games as chats (as in training)."""
+    """Evaluate an in-memory model against the config's tiers, shown the game as training shows it: the whole
+    game as a chat ('game' rollouts) or the current position alone ('turn' rollouts)."""
     from arena.evaluation import evaluate
 
     was_training = model.training
@@ -33,7 +34,7 @@ def evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, games: int, 
             seed=seed,
             invalid_move=config.env.invalid_move,
             answer_mode=config.env.answer.mode,
-            context="game",
+            context="game" if config.grpo.rollout == "game" else "turn",
             progress=progress,
             player_options={
                 "temperature": config.eval.temperature,
@@ -224,12 +225,13 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         (run_dir / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in trainer.state.log_history))
         plot_learning_curves(trainer.state.log_history, run_dir / "learning_curves.png")
 
-        console.print(f"evaluation after GRPO: {config.eval.games_per_tier} games per tier")
-        policy = trainer.accelerator.unwrap_model(trainer.model)
-        after = evaluate_model(policy, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
-        after.save(run_dir / "eval_after.json")
-        title = f"{config.game}: {config.eval.games_per_tier} seat-balanced games per tier, before vs after GRPO"
-        console.print(comparison_table(before, after, title))
+        if config.eval.after:
+            console.print(f"evaluation after GRPO: {config.eval.games_per_tier} games per tier")
+            policy = trainer.accelerator.unwrap_model(trainer.model)
+            after = evaluate_model(policy, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
+            after.save(run_dir / "eval_after.json")
+            title = f"{config.game}: {config.eval.games_per_tier} seat-balanced games per tier, before vs after GRPO"
+            console.print(comparison_table(before, after, title))
         minutes = (time.perf_counter() - started) / 60
         console.print(f"done in {minutes:.1f} min; run directory {run_dir}")
     return run_dir

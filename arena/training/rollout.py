@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from arena.env import EnvConfig, TextGameEnv
+from arena.errors import ArenaError
 
 
 class Backend(Protocol):
@@ -153,7 +154,8 @@ class RolloutStats:
     """Wall time of the last batch, split by phase, and its token counts."""
 
     generation_s: float = 0.0
-    env_s: float = 0.0
+    env_s: float = 0.0  # env work, opponents' moves included
+    opponent_s: float = 0.0
     games: int = 0
     model_tokens: int = 0
     env_tokens: int = 0
@@ -194,6 +196,7 @@ class GameRunner:
         """Play one game per entry of `options` (env reset options) to the end; returns them in order."""
         stats = RolloutStats(games=len(options))
         rng = np.random.default_rng(seed)
+        opponent_before = sum(env.opponent_seconds for env in self._envs)
         t0 = time.perf_counter()
         envs, episodes, messages = [], [], []
         for i, opts in enumerate(options):
@@ -262,5 +265,123 @@ class GameRunner:
                 still.append(i)
             stats.env_s += time.perf_counter() - t1
             active = still
+        stats.opponent_s = sum(env.opponent_seconds for env in self._envs) - opponent_before
         self.stats = stats
         return episodes
+
+    def play_decisions(
+        self,
+        backend: Backend,
+        options: Sequence[dict[str, Any]],
+        group_size: int,
+        *,
+        seed: int,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float = 1.0,
+        max_prefix_plies: int | None = None,
+    ) -> list[Episode]:
+        """Turn-level GRPO: every group answers ONE position `group_size` times, each answer is played out.
+
+        For each entry of `options` (one per group) a position is drawn: the episode's start plus a random
+        number of random legal plies, then the opponent's reply if it is its turn. Every member of the group
+        sees that same prompt (the current board only), answers it, and the game is then played to the end by
+        the same policy against the group's opponent and seed. A member's reward is its game's outcome, plus the
+        format bonus and invalid-move penalty of its own answer; only that answer is trained on.
+        """
+        stats = RolloutStats(games=len(options) * group_size)
+        rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        opponent_before = sum(env.opponent_seconds for env in self._envs)
+        rewards = self.env_config.rewards
+        episodes: list[Episode] = []
+        infos: list[dict[str, Any]] = []
+        for g, opts in enumerate(options):
+            group_opts = self._decision_point(g * group_size, dict(opts), rng, max_prefix_plies)
+            env_seed = int(rng.integers(2**31))
+            for m in range(group_size):
+                _, info = self._env(g * group_size + m).reset(seed=env_seed, options=group_opts)
+                infos.append(info)
+                episodes.append(Episode(options=group_opts, prompt_ids=self.chat.prompt_ids(info["messages"])))
+        stats.env_s += time.perf_counter() - t0
+
+        envs = self._envs[: len(episodes)]
+        first = [True] * len(episodes)
+        first_invalid = [False] * len(episodes)
+        first_format = [False] * len(episodes)
+        active = list(range(len(episodes)))
+        while active:
+            t0 = time.perf_counter()
+            contexts = [
+                episodes[i].prompt_ids if first[i] else self.chat.prompt_ids(infos[i]["messages"]) for i in active
+            ]
+            outs = backend.generate(
+                contexts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+                seed=int(rng.integers(2**31)),
+            )  # fmt: skip
+            t1 = time.perf_counter()
+            stats.generation_s += t1 - t0
+            still = []
+            for i, (ids, lps) in zip(active, outs, strict=True):
+                ep = episodes[i]
+                answer = self.tokenizer.decode(ids, skip_special_tokens=True)
+                prompt = infos[i]["messages"][-1]["content"]
+                obs, reward, terminated, truncated, info = envs[i].step(answer)
+                stats.turns += 1
+                stats.model_tokens += len(ids)
+                if first[i]:
+                    ep.completion_ids, ep.env_mask, ep.logprobs = list(ids), [1] * len(ids), list(lps)
+                    first_format[i] = bool(info.get("format_ok"))
+                    first_invalid[i] = info.get("invalid_kind") is not None
+                    first[i] = False
+                ep.transcript.append(
+                    {
+                        "prompt": prompt,
+                        "completion": answer,
+                        "agent_move": info.get("agent_move"),
+                        "opponent_move": info.get("opponent_move"),
+                        "invalid": info.get("invalid_reason"),
+                    }
+                )
+                infos[i] = info
+                if terminated or truncated:
+                    ep.info = info
+                    outcome = rewards.components(info["result"], 0, 1, 0)["outcome"]
+                    ep.components = {
+                        "outcome": outcome,
+                        "format": rewards.format_weight * first_format[i],
+                        "invalid": rewards.invalid_penalty if first_invalid[i] else 0.0,
+                    }
+                    ep.reward = float(sum(ep.components.values()))
+                else:
+                    still.append(i)
+            stats.env_s += time.perf_counter() - t1
+            active = still
+        stats.opponent_s = sum(env.opponent_seconds for env in self._envs) - opponent_before
+        self.stats = stats
+        return episodes
+
+    def _decision_point(
+        self, env_index: int, opts: dict[str, Any], rng: np.random.Generator, max_prefix_plies: int | None
+    ) -> dict[str, Any]:
+        """`opts` with its start extended by random legal plies, leaving a position where the agent moves."""
+        env = self._env(env_index)
+        game = env.game
+        start = list(opts.get("start") or [])
+        limit = game.info.max_game_length - len(start) - 1 if max_prefix_plies is None else max_prefix_plies
+        for _ in range(20):
+            plies = int(rng.integers(0, max(0, limit) + 1))
+            state, prefix = game.play(start), []
+            for _ in range(plies):
+                if game.is_over(state):
+                    break
+                move = game.legal_moves(state)[int(rng.integers(len(game.legal_moves(state))))]
+                state = game.apply(state, move)
+                prefix.append(int(move))
+            candidate = {**opts, "start": start + prefix}
+            try:
+                env.reset(seed=0, options=candidate)  # refuses positions that are over, or over after the reply
+            except ArenaError:
+                continue
+            return candidate
+        return opts

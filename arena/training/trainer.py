@@ -97,15 +97,28 @@ class ArenaRollout:
         temperature = self.exploration.temperature(step)
         backend = self._backend(trainer, temperature)
         started = time.perf_counter()
-        episodes = self.runner.play(
-            backend,
-            [s.to_options() for s in specs],
-            seed=int(self.rng.integers(2**31)),
-            max_new_tokens=self.config.grpo.max_new_tokens,
-            temperature=temperature,
-            top_p=self.config.exploration.top_p,
-            max_sequence_tokens=self.config.grpo.max_sequence_tokens,
-        )
+        g = self.config.grpo
+        if g.rollout == "turn":
+            episodes = self.runner.play_decisions(
+                backend,
+                [specs[i * group].to_options() for i in range(num_groups)],
+                group,
+                seed=int(self.rng.integers(2**31)),
+                max_new_tokens=g.max_new_tokens,
+                temperature=temperature,
+                top_p=self.config.exploration.top_p,
+                max_prefix_plies=g.max_prefix_plies,
+            )
+        else:
+            episodes = self.runner.play(
+                backend,
+                [s.to_options() for s in specs],
+                seed=int(self.rng.integers(2**31)),
+                max_new_tokens=g.max_new_tokens,
+                temperature=temperature,
+                top_p=self.config.exploration.top_p,
+                max_sequence_tokens=g.max_sequence_tokens,
+            )
         elapsed = time.perf_counter() - started
         self.curriculum.update([GameResult.from_info(ep.info) for ep in episodes])
         self.exploration.observe(step, float(np.mean([ep.reward for ep in episodes])))
@@ -159,6 +172,7 @@ class ArenaRollout:
             "rollout/seconds": elapsed,
             "rollout/generation_seconds": stats.generation_s,
             "rollout/env_seconds": stats.env_s,
+            "rollout/opponent_seconds": stats.opponent_s,
             "rollout/games_per_second": len(episodes) / max(elapsed, 1e-9),
             "rollout/model_tokens_per_second": stats.model_tokens / max(stats.generation_s, 1e-9),
         }

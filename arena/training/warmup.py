@@ -1,7 +1,8 @@
 """Format warm-up: a short supervised stage (TRL's SFTTrainer) on synthetic games of random legal moves.
 
-Every answer is `<think>` + the legal moves + `</think>` then a uniformly random legal move, so the model
-learns the answer format and nothing about which move is good: all skill measured afterwards comes from RL.
+Every answer is a templated `<think>` (the side to move, or the list of legal moves) then a uniformly random
+legal move, so the model learns the answer format and nothing about which move is good: all skill measured
+afterwards comes from RL.
 Each example is one whole game, tokenized exactly as a GRPO rollout lays it out (answers and env replies in
 turn), with loss on the answers only.
 """
@@ -17,16 +18,29 @@ from arena.env import EnvConfig, TextGameEnv
 from .rollout import ChatFormatter
 
 
-def think_text(legal_moves: list[int]) -> str:
-    """The templated reasoning of the warm-up: the legal moves, nothing that hints at a good one."""
-    return " ".join(str(m) for m in legal_moves)
+def think_text(style: str, legal_moves: list[int], symbol: str) -> str:
+    """The templated reasoning of the warm-up; nothing in it hints at a good move.
+
+    'side' names the side to move ("You play X."); 'legal_moves' lists the legal moves.
+    """
+    if style == "legal_moves":
+        return " ".join(str(m) for m in legal_moves)
+    return f"You play {symbol}."
 
 
 def warmup_examples(
-    game: str, env_config: EnvConfig, tokenizer: Any, games: int, seed: int, game_kwargs: dict | None = None
+    game: str,
+    env_config: EnvConfig,
+    tokenizer: Any,
+    games: int,
+    seed: int,
+    game_kwargs: dict | None = None,
+    think: str = "side",
+    per_turn: bool = False,
 ) -> list[dict[str, list[int]]]:
-    """Tokenized whole games against mixed scripted opponents, laid out exactly as GRPO rollouts are: the first
-    prompt, then each answer and env reply; `completion_mask` is 1 on the answers only."""
+    """Tokenized games against mixed scripted opponents, laid out exactly as GRPO rollouts are: whole games (the
+    first prompt, then each answer and env reply) or, with `per_turn`, one example per answer with the current
+    prompt alone. `completion_mask` is 1 on the answers only."""
     env = TextGameEnv(game, config=env_config, game_kwargs=game_kwargs)
     chat = ChatFormatter(tokenizer)
     fmt = env_config.answer
@@ -43,20 +57,26 @@ def warmup_examples(
         done = False
         while not done:
             legal = info["legal_moves"]
-            answer = fmt.example(think_text(legal), int(rng.choice(legal)))
+            answer = fmt.example(think_text(think, legal, env.renderer.symbol(env.seat)), int(rng.choice(legal)))
             # The answer ends the turn with the end-of-turn token, as a chat model's answer does, so any
             # generation backend (vLLM, a server, evaluation) stops there.
             answer_ids = chat.encode(answer) + [tokenizer.eos_token_id]
+            messages = info["messages"]
+            if per_turn:
+                prompt = chat.prompt_ids(messages)
+                examples.append(
+                    {"input_ids": prompt + answer_ids, "completion_mask": [0] * len(prompt) + [1] * len(answer_ids)}
+                )
             ids += answer_ids
             mask += [1] * len(answer_ids)
-            messages = info["messages"]
             obs, _, terminated, truncated, info = env.step(answer)
             done = terminated or truncated
             if not done:
                 reply = chat.reply_ids(messages, answer, obs, ended_turn=True)
                 ids += reply
                 mask += [0] * len(reply)
-        examples.append({"input_ids": ids, "completion_mask": mask})
+        if not per_turn:
+            examples.append({"input_ids": ids, "completion_mask": mask})
     return examples
 
 
@@ -66,7 +86,16 @@ def run_warmup(model: Any, tokenizer: Any, config: Any, output_dir: str) -> dict
     from trl import SFTConfig, SFTTrainer
 
     w = config.warmup
-    rows = warmup_examples(config.game, config.env, tokenizer, w.games, config.run.seed, config.game_kwargs)
+    rows = warmup_examples(
+        config.game,
+        config.env,
+        tokenizer,
+        w.games,
+        config.run.seed,
+        config.game_kwargs,
+        think=w.think,
+        per_turn=config.grpo.rollout == "turn",
+    )
     dataset = Dataset.from_list(rows).shuffle(seed=config.run.seed)
     args = SFTConfig(
         output_dir=output_dir,
@@ -83,6 +112,7 @@ def run_warmup(model: Any, tokenizer: Any, config: Any, output_dir: str) -> dict
         bf16=False,
         max_length=config.grpo.max_sequence_tokens,
         completion_only_loss=True,
+        gradient_checkpointing=config.grpo.gradient_checkpointing,  # TRL turns it on by default: slower on CPU
         disable_tqdm=False,
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)

@@ -153,3 +153,48 @@ def test_rng_streams_differ_per_rank(tiny, tmp_path):
     a, b = ArenaRollout(config, tokenizer, tmp_path, rank=0), ArenaRollout(config, tokenizer, tmp_path, rank=1)
     assert a.rng.integers(1 << 30) != b.rng.integers(1 << 30)
     assert isinstance(a.rng, np.random.Generator)
+
+
+def test_turn_rollouts_share_one_position_per_group(tiny):
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    options = [
+        {"opponent": "random", "agent_seat": "first", "opponent_seed": 1, "start": []},
+        {"opponent": "depth-1", "agent_seat": "second", "opponent_seed": 2, "start": []},
+    ]
+    backend = ScriptedBackend(tokenizer)
+    episodes = runner.play_decisions(backend, options, 4, seed=0, max_new_tokens=32, temperature=1.0)
+    assert len(episodes) == 8
+    for g in range(2):
+        group = episodes[g * 4 : (g + 1) * 4]
+        assert len({tuple(ep.prompt_ids) for ep in group}) == 1  # one position per group
+        assert len({str(ep.options) for ep in group}) == 1
+        assert group[0].options["opponent"] == options[g]["opponent"]
+    for ep in episodes:
+        # Only the member's own answer is trained on; the rest of its game only scores it.
+        assert ep.env_mask == [1] * len(ep.completion_ids) and len(ep.logprobs) == len(ep.completion_ids)
+        assert tokenizer.decode(ep.completion_ids, skip_special_tokens=True) == ep.transcript[0]["completion"]
+        assert ep.info["result"] in ("win", "draw", "loss")
+        assert ep.reward == pytest.approx(sum(ep.components.values()))
+        assert ep.components["format"] == pytest.approx(0.2) and ep.components["invalid"] == 0.0
+    # Positions come from random prefixes of different depths, and the agent is always the side to move.
+    starts = {len(ep.options["start"]) for ep in episodes}
+    assert all(isinstance(n, int) for n in starts)
+
+
+def test_turn_rollout_scores_an_invalid_first_answer(tiny):
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+
+    class Bad(ScriptedBackend):
+        def generate(self, contexts, **kwargs):
+            ids = self.tokenizer.encode("<think>x</think>\n<move>9</move>", add_special_tokens=False)
+            return [(ids, [0.0] * len(ids)) for _ in contexts]
+
+    (ep,) = runner.play_decisions(
+        Bad(tokenizer), [{"opponent": "random", "agent_seat": "first", "opponent_seed": 0}], 1,
+        seed=0, max_new_tokens=16, temperature=1.0,
+    )  # fmt: skip
+    assert ep.info["result"] == "loss" and ep.components == {"outcome": 0.0, "format": 0.2, "invalid": -0.1}
