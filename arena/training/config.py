@@ -87,6 +87,7 @@ class GRPOSection(_Section):
     max_sequence_tokens: int = Field(2048, ge=64, description="A game longer than this (all turns) is truncated.")
     beta: float = Field(0.0, ge=0.0, description="KL coefficient against the reference model (0: no reference).")
     epsilon: float = Field(0.2, gt=0.0, description="Clipping range of the importance ratio.")
+    entropy_coef: float = Field(0.0, ge=0.0, description="Entropy bonus weight (keeps sampling diverse).")
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL loss aggregation.")
     num_iterations: int = Field(1, ge=1, description="Optimisation passes over each batch of games.")
     max_grad_norm: float = Field(1.0, gt=0.0, description="Gradient clipping norm.")

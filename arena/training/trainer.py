@@ -284,6 +284,7 @@ def grpo_args(config: TrainConfig, run_dir: Path, world_size: int) -> Any:
         gradient_accumulation_steps=1,
         beta=g.beta,
         epsilon=g.epsilon,
+        entropy_coef=g.entropy_coef,
         loss_type=g.loss_type,
         num_iterations=g.num_iterations,
         max_grad_norm=g.max_grad_norm,
