@@ -22,6 +22,9 @@ TINY = [
     "--grpo.logging_steps", "1", "--grpo.report_to", "none",
     "--eval.tiers", "[random]", "--eval.games_per_tier", "4", "--eval.transcripts_every", "2",
     "--run.device", "cpu",
+    # An untrained model's answers are all invalid; playing a random move for it lets games (and so rewards)
+    # differ within a group, so GRPO has an advantage to follow even after 3 warm-up steps.
+    "--env.invalid_move", "random",
 ]  # fmt: skip
 
 

@@ -68,7 +68,10 @@ def test_model_tokens_and_env_tokens_are_masked_apart(tiny):
 def test_real_generation_respects_budget_and_stops(tiny):
     model, tokenizer = tiny
     backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"], logprobs=True)
-    ctx = tokenizer.apply_chat_template([{"role": "user", "content": "0 1 2"}], add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "0 1 2"}], add_generation_prompt=True, tokenize=False
+    )
+    ctx = tokenizer.encode(text, add_special_tokens=False)
     out = backend.generate([ctx, ctx[2:]], max_new_tokens=5, temperature=1.0, top_p=1.0, seed=0)
     assert all(1 <= len(ids) <= 5 and len(lps) == len(ids) for ids, lps in out)
     assert all(lp <= 0.0 for _, lps in out for lp in lps)
