@@ -149,6 +149,17 @@ class ChatFormatter:
         return self.encode(suffix)
 
 
+def _turn_record(prompt: str, answer: str, info: dict[str, Any]) -> dict[str, Any]:
+    """One agent turn of a transcript: what the model saw, what it said, and what was played."""
+    return {
+        "prompt": prompt,
+        "completion": answer,
+        "agent_move": info.get("agent_move"),
+        "opponent_move": info.get("opponent_move"),
+        "invalid": info.get("invalid_reason"),
+    }
+
+
 @dataclass
 class RolloutStats:
     """Wall time of the last batch, split by phase, and its token counts."""
@@ -229,15 +240,7 @@ class GameRunner:
                 stats.turns += 1
                 answer = self.tokenizer.decode(ids, skip_special_tokens=True)
                 obs, reward, terminated, truncated, info = envs[i].step(answer)
-                ep.transcript.append(
-                    {
-                        "prompt": messages[i][-1]["content"],
-                        "completion": answer,
-                        "agent_move": info.get("agent_move"),
-                        "opponent_move": info.get("opponent_move"),
-                        "invalid": info.get("invalid_reason"),
-                    }
-                )
+                ep.transcript.append(_turn_record(messages[i][-1]["content"], answer, info))
                 too_long = (
                     max_sequence_tokens is not None
                     and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
@@ -334,15 +337,7 @@ class GameRunner:
                     first_format[i] = bool(info.get("format_ok"))
                     first_invalid[i] = info.get("invalid_kind") is not None
                     first[i] = False
-                ep.transcript.append(
-                    {
-                        "prompt": prompt,
-                        "completion": answer,
-                        "agent_move": info.get("agent_move"),
-                        "opponent_move": info.get("opponent_move"),
-                        "invalid": info.get("invalid_reason"),
-                    }
-                )
+                ep.transcript.append(_turn_record(prompt, answer, info))
                 infos[i] = info
                 if terminated or truncated:
                     ep.info = info
