@@ -294,9 +294,18 @@ class TextGameEnv(gymnasium.Env[str, str]):
         if self.game.is_over(self._state) or self._done:
             status = {"win": "You won.", "draw": "Draw.", "loss": "You lost.", "truncated": "Out of turns."}
             return f"{board}\nGame over. {status.get(self.result or '', '')}".rstrip()
-        legal = " ".join(str(m) for m in self.game.legal_moves(self._state))
-        text = f"{board}\nYou play {self.renderer.symbol(self.seat)}. Legal moves: {legal}"
+        text = self.turn_prompt(self._state)
         return f"{feedback}\n{text}" if feedback else text
+
+    def turn_prompt(self, state: Any) -> str:
+        """The user turn shown to the player to move in `state` (any position of this env's game)."""
+        legal = " ".join(str(m) for m in self.game.legal_moves(state))
+        symbol = self.renderer.symbol(self.game.to_move(state))
+        return f"{self.renderer.render(state)}\nYou play {symbol}. Legal moves: {legal}"
+
+    def messages_for(self, state: Any) -> list[dict[str, str]]:
+        """The chat messages (system, user) shown to the player to move in `state`."""
+        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": self.turn_prompt(state)}]
 
     def _info(self, prompt: str, **turn: Any) -> dict[str, Any]:
         parsed = turn.pop("parsed", None)

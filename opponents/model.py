@@ -20,15 +20,8 @@ from .spec import ModelSpec
 
 
 def env_messages(env: Any, state: Any) -> list[dict[str, str]]:
-    """The chat messages `TextGameEnv` shows the player to move in `state`.
-
-    Mirrors the env's prompt (tests compare the two on many positions); the env has no public method for an
-    arbitrary state yet.
-    """
-    game, renderer = env.game, env.renderer
-    legal = " ".join(str(m) for m in game.legal_moves(state))
-    user = f"{renderer.render(state)}\nYou play {renderer.symbol(game.to_move(state))}. Legal moves: {legal}"
-    return [{"role": "system", "content": env.system_prompt}, {"role": "user", "content": user}]
+    """The chat messages `TextGameEnv` shows the player to move in `state`."""
+    return env.messages_for(state)
 
 
 class ModelOpponent(Opponent):
