@@ -290,9 +290,9 @@ class TextGameEnv(gymnasium.Env[str, str]):
     # -- text --------------------------------------------------------------------------------------------
 
     def _prompt(self, feedback: str | None = None) -> str:
-        board = self.renderer.render(self._state)
         if self.game.is_over(self._state) or self._done:
             status = {"win": "You won.", "draw": "Draw.", "loss": "You lost.", "truncated": "Out of turns."}
+            board = self.renderer.render(self._state)
             return f"{board}\nGame over. {status.get(self.result or '', '')}".rstrip()
         text = self.turn_prompt(self._state)
         return f"{feedback}\n{text}" if feedback else text

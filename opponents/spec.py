@@ -152,14 +152,14 @@ def make_opponent(
     With `cache` (tier name -> opponent), an opponent already built for a tier is reused, inner opponents of
     noisy tiers included, so every `noisy-<p>` shares one `perfect` and its search tables.
     """
+    spec = parse_opponent(value)
+    if cache is not None and spec.tier in cache:  # checked first: envs call this on every reset
+        return cache[spec.tier]
     if isinstance(game, str):
         game_spec: GameSpec | None = get_spec(game)
         game = game_spec.game()
     else:
         game_spec = _game_spec_for(game)
-    spec = parse_opponent(value)
-    if cache is not None and spec.tier in cache:
-        return cache[spec.tier]
     opponent: Opponent
     if isinstance(spec, RandomSpec):
         opponent = RandomOpponent(game)

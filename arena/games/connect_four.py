@@ -114,16 +114,14 @@ class ConnectFour(Game[ConnectFourState]):
     def key(self, state: ConnectFourState) -> Hashable:
         return (state.stones[0] << (self._height * self.columns)) | state.stones[1]
 
+    @cached_property
+    def _cell_bits(self) -> tuple[tuple[int, ...], ...]:
+        """The bit of every cell, rows top first, so `board()` is a table lookup per cell."""
+        return tuple(tuple(self.bit(col, row) for col in range(self.columns)) for row in range(self.rows - 1, -1, -1))
+
     def board(self, state: ConnectFourState) -> tuple[tuple[int, ...], ...]:
         b0, b1 = state.stones
-        rows = []
-        for row in range(self.rows - 1, -1, -1):
-            cells = []
-            for col in range(self.columns):
-                bit = self.bit(col, row)
-                cells.append(0 if b0 & bit else 1 if b1 & bit else -1)
-            rows.append(tuple(cells))
-        return tuple(rows)
+        return tuple(tuple(0 if b0 & bit else 1 if b1 & bit else -1 for bit in row) for row in self._cell_bits)
 
     @cached_property
     def _windows(self) -> tuple[int, ...]:
