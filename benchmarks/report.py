@@ -18,7 +18,7 @@ SOURCES = ("bench_core", "bench_peers", "bench_train")
 COMMANDS = {
     "bench_core": "python benchmarks/bench_core.py",
     "bench_peers": "pip install -e '.[bench,solver]' && python benchmarks/bench_peers.py",
-    "bench_train": "(the training benchmark, to come with the training issue)",
+    "bench_train": "python benchmarks/bench_train.py [--model.name_or_path <warmed-up model>]",
 }
 # Issue targets. Each is judged from one JSON; None where that JSON is missing.
 PERFECT_TTT_MOVE_US = 50.0
@@ -250,8 +250,8 @@ def _core_section(core: dict | None) -> list[str]:
     return [*lines, ""]
 
 
-# ---- TRAINING PLACEHOLDER -----------------------------------------------------------------------------------
-# Training step time split by phase. The training benchmark does not exist yet; when it does, it writes
+# ---- training -----------------------------------------------------------------------------------------------
+# Training step time split by phase. benchmarks/bench_train.py writes
 # benchmarks/results/bench_train.json shaped like tests/benchmarks/fixtures/bench_train.json:
 #   {"machine": {...}, "steps": int, "phases_s": {"generation": s, "opponent": s, "env": s, "reward": s,
 #    "optimizer": s, ...}}  (median seconds per step of each phase; they add up to the step time)
@@ -259,7 +259,7 @@ def _core_section(core: dict | None) -> list[str]:
 def _train_section(train: dict | None) -> list[str]:
     lines = ["## Training step time split by phase", ""]
     if train is None:
-        return [*lines, "Not measured yet: the training benchmark comes with the training issue.", ""]
+        return [*lines, "Not measured: run `python benchmarks/bench_train.py`.", ""]
     phases = train.get("phases_s") or {}
     step = sum(phases.values())
     lines += [
