@@ -45,7 +45,7 @@ def test_report_without_optional_results(report, tmp_path: Path) -> None:
     results.mkdir()
     shutil.copy(FIXTURES / "bench_core.json", results / "bench_core.json")
     text = report.render(report.load(results))
-    assert "Not measured yet: the training benchmark comes with the training issue." in text
+    assert "Not measured: run `python benchmarks/bench_train.py`." in text
     assert "Not run: `pip install -e '.[bench,solver]' && python benchmarks/bench_peers.py`." in text
     assert "| opponents < 5% of a training step | - | not measured | bench_train |" in text
     assert "| `perfect` tic-tac-toe move median < 50 us | 18.5 us | met |" in text
