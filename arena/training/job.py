@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
 
             console.print(f"format warm-up: {config.warmup.steps} steps on random legal moves")
             summary = run_warmup(model, tokenizer, config, str(run_dir / "warmup_tmp"))
+            shutil.rmtree(run_dir / "warmup_tmp", ignore_errors=True)  # SFT's scratch folder; nothing saved there
             if main:
                 model.save_pretrained(warm)
                 tokenizer.save_pretrained(warm)

@@ -59,10 +59,9 @@ class TransformersBackend:
             input_ids[i, width - len(ctx) :] = torch.tensor(ctx)
             attention[i, width - len(ctx) :] = 1
         sample = temperature > 0
-        kwargs: dict[str, Any] = {"do_sample": sample}
-        kwargs.update(temperature=temperature, top_p=top_p, top_k=None) if sample else kwargs.update(
-            temperature=None, top_p=None, top_k=None
-        )
+        # Greedy decoding unsets the sampling knobs so transformers does not warn about the model's defaults.
+        kwargs: dict[str, Any] = {"do_sample": sample, "top_k": None}
+        kwargs.update(temperature=temperature if sample else None, top_p=top_p if sample else None)
         was_training = self.model.training
         self.model.eval()
         devices = [device.index or 0] if device.type == "cuda" else []
