@@ -127,6 +127,8 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
         ax.set_xlabel("step")
         if ax.lines:
             ax.legend(fontsize=7)
+        else:  # e.g. no evaluation during training (eval.every_steps = 0)
+            ax.text(0.5, 0.5, "not logged in this run", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
