@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from _machine import machine
+from bench_core import sample_positions  # the same positions as our own latency table
 from rich.console import Console
 from rich.table import Table
 
@@ -268,19 +269,6 @@ def _timed(fn: Callable[[], Any], repeats: int) -> dict[str, Any]:
 
 
 # -- (c) connect-four move time ------------------------------------------------------------------------------
-
-
-def sample_positions(game_name: str, count: int, seed: int) -> list[Any]:
-    game = make_game(game_name)
-    rng = np.random.default_rng(seed)
-    out: list[Any] = []
-    while len(out) < count:
-        state = game.initial_state()
-        while not game.is_over(state) and len(out) < count:
-            out.append(state)
-            moves = game.legal_moves(state)
-            state = game.apply(state, moves[int(rng.integers(len(moves)))])
-    return out
 
 
 def _latency(times: list[float]) -> dict[str, Any]:
