@@ -104,7 +104,9 @@ class GRPOSection(_Section):
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
     vllm_server_base_url: str | None = Field(None, description="Server mode: URL of `trl vllm-serve`.")
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="Colocate mode: vLLM's GPU share.")
-    bf16: bool | None = Field(None, description="bf16 mixed precision; None: on when a GPU supports it.")
+    bf16: bool | None = Field(
+        None, description="bf16 mixed precision; None: on when a GPU supports it (off for the tiny model)."
+    )
     gradient_checkpointing: bool = Field(False, description="Trade compute for memory on large models.")
 
     @field_validator("report_to", mode="before")
