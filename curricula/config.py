@@ -63,18 +63,33 @@ def _coerce_mixture(value: Any) -> Any:
     return value
 
 
-def check_mixture(entries: tuple[WeightedOpponent, ...]) -> tuple[WeightedOpponent, ...]:
-    if not entries:
-        raise ValueError("the opponent mixture is empty; name at least one tier, e.g. {random: 1.0}")
+def _check_weighted(items: tuple[Any, ...], label: Any, empty: str, what: str, zero: str) -> None:
+    """Shared checks of a weighted list: not empty, weights >= 0, no label twice, not all weights 0."""
+    if not items:
+        raise ValueError(empty)
     seen: set[str] = set()
-    for entry in entries:
-        if entry.weight < 0:
-            raise ValueError(f"weight of {entry.tier!r} is {entry.weight}; weights must be >= 0")
-        if entry.tier in seen:
-            raise ValueError(f"tier {entry.tier!r} appears twice in the mixture; merge its weights into one entry")
-        seen.add(entry.tier)
-    if sum(entry.weight for entry in entries) <= 0:
-        raise ValueError("all opponent weights are 0; give at least one tier a positive weight")
+    for item in items:
+        name = label(item)
+        if item.weight < 0:
+            raise ValueError(f"weight of {what}{name!r} is {item.weight}; weights must be >= 0")
+        if name in seen:
+            raise ValueError(
+                f"{what or 'tier '}{name!r} appears twice{'' if what else ' in the mixture'}; merge its "
+                "weights into one entry"
+            )
+        seen.add(name)
+    if sum(item.weight for item in items) <= 0:
+        raise ValueError(zero)
+
+
+def check_mixture(entries: tuple[WeightedOpponent, ...]) -> tuple[WeightedOpponent, ...]:
+    _check_weighted(
+        entries,
+        lambda entry: entry.tier,
+        "the opponent mixture is empty; name at least one tier, e.g. {random: 1.0}",
+        "",
+        "all opponent weights are 0; give at least one tier a positive weight",
+    )
     return entries
 
 
@@ -230,17 +245,13 @@ StartSpec = Annotated[EmptyStart | OpeningStart | PuzzleStart, Field(discriminat
 
 
 def _check_starts(starts: tuple[Any, ...]) -> tuple[Any, ...]:
-    if not starts:
-        raise ValueError("'starts' is empty; leave it out for the empty board, or list at least one start kind")
-    labels: set[str] = set()
-    for start in starts:
-        if start.weight < 0:
-            raise ValueError(f"weight of start {start.label!r} is {start.weight}; weights must be >= 0")
-        if start.label in labels:
-            raise ValueError(f"start {start.label!r} appears twice; merge its weights into one entry")
-        labels.add(start.label)
-    if sum(start.weight for start in starts) <= 0:
-        raise ValueError("all start weights are 0; give at least one start kind a positive weight")
+    _check_weighted(
+        starts,
+        lambda start: start.label,
+        "'starts' is empty; leave it out for the empty board, or list at least one start kind",
+        "start ",
+        "all start weights are 0; give at least one start kind a positive weight",
+    )
     return starts
 
 
