@@ -201,3 +201,28 @@ def test_turn_rollout_scores_an_invalid_first_answer(tiny):
         seed=0, max_new_tokens=16, temperature=1.0,
     )  # fmt: skip
     assert ep.info["result"] == "loss" and ep.components == {"outcome": 0.0, "format": 0.2, "invalid": -0.1}
+
+
+def test_vllm_backend_adapts_trl_generation():
+    """vLLM cannot run here; the adapter around TRL's `vllm_generation.generate` is checked with a stand-in."""
+    from arena.training.trainer import VLLMBackend
+
+    class FakeGeneration:
+        temperature = top_p = max_completion_length = None
+
+        def generate(self, prompts, images, num_generations):
+            assert images is None and num_generations == 1
+            self.seen = prompts
+            completions = [[7, 8, 9][: 1 + i] for i in range(len(prompts))]
+            logprobs = [[[-0.5]] * len(c) for c in completions]
+            logprobs[0][0] = [None]  # vLLM reports a token it could not score as None
+            return prompts, completions, logprobs, None
+
+    trainer = SimpleNamespace(vllm_generation=FakeGeneration())
+    backend = VLLMBackend(trainer, temperature=1.3)
+    assert trainer.vllm_generation.temperature == 1.3
+    out = backend.generate([[1, 2], [3]], max_new_tokens=5, temperature=0.9, top_p=0.95, seed=0)
+    gen = trainer.vllm_generation
+    assert gen.seen == [[1, 2], [3]] and gen.max_completion_length == 5
+    assert (gen.temperature, gen.top_p) == (0.9, 0.95)
+    assert out == [([7], [0.0]), ([7, 8], [-0.5, -0.5])]
