@@ -139,8 +139,6 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.render_mode = render_mode
         self.default_opponent = parse_opponent(opponent)
         self.default_seat = _check_seat(agent_seat)
-        self._game_kwargs = dict(game_kwargs or {})
-        self._game_name = game
         # Built opponents by tier, so search caches survive resets; envs may share one dict (a rollout pool).
         self._opponents: dict[str, Any] = {} if opponent_cache is None else opponent_cache
         self.observation_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=1, charset=CHARSET)

@@ -80,6 +80,16 @@ def _batch_seed(turns: Sequence[Turn]) -> int:
     return zlib.crc32(np.asarray(draws, dtype=np.int64).tobytes())
 
 
+def stop_token_ids(tokenizer: Any, texts: Sequence[str] = ()) -> list[int]:
+    """Tokens that end an answer: end of turn, `<|im_end|>`, and each of `texts` that is a single token."""
+    stop = {tokenizer.eos_token_id}
+    for text in ("<|im_end|>", *texts):
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) == 1:
+            stop.add(ids[0])
+    return sorted(i for i in stop if i is not None)
+
+
 class HFPlayer(Player):
     """A transformers causal LM: chat template on the env's messages, batched (left-padded) generation.
 
@@ -108,11 +118,7 @@ class HFPlayer(Player):
         self.model, self.tokenizer, self.name = model, tokenizer, name
         # Stop at the end of the turn, or right after the closing move tag when it is one token: nothing after
         # it can help the answer, and generating it only costs time.
-        stop = {tokenizer.eos_token_id}
-        close = tokenizer.encode(f"</{(answer or AnswerFormat()).move_tag}>", add_special_tokens=False)
-        if len(close) == 1:
-            stop.add(close[0])
-        self.stop_ids = sorted(i for i in stop if i is not None)
+        self.stop_ids = stop_token_ids(tokenizer, [f"</{(answer or AnswerFormat()).move_tag}>"])
         self.temperature, self.top_p = temperature, top_p
         self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
         # Decoder-only batches must be padded on the left, or generation continues after the pad tokens.

@@ -48,8 +48,10 @@ def evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, games: int, 
             model.train()
 
 
-def comparison_table(before: Any | None, after: Any, title: str) -> Table:
-    """Per tier: W/D/L and score with 95% intervals before and after, and the invalid-move rate after."""
+def comparison_table(before: list[dict[str, Any]] | None, after: list[dict[str, Any]], title: str) -> Table:
+    """Per tier: W/D/L and score with 95% intervals before and after, and the invalid-move rate after.
+
+    `before` and `after` are evaluation reports' per-tier entries (`report.tiers`, or the JSON's "tiers")."""
     table = Table(title=title)
     for col in (
         "tier",
@@ -61,16 +63,15 @@ def comparison_table(before: Any | None, after: Any, title: str) -> Table:
     ):
         table.add_column(col, justify="right")
 
-    def cell(report: Any, tier: str) -> tuple[str, str]:
-        if report is None:
+    def cell(t: dict[str, Any] | None) -> tuple[str, str]:
+        if t is None:
             return "-", "-"
-        t = report.tier(tier)
         lo, hi = t["score_ci"]
         return f"{t['wins']}/{t['draws']}/{t['losses']}", f"{t['score']:.2f} [{lo:.2f}, {hi:.2f}]"
 
-    for tier in after.config.tiers:
-        b, a = cell(before, tier), cell(after, tier)
-        table.add_row(tier, *b, *a, f"{after.tier(tier)['invalid_move_rate']:.1%}")
+    earlier = {t["tier"]: t for t in before or []}
+    for t in after:
+        table.add_row(t["tier"], *cell(earlier.get(t["tier"])), *cell(t), f"{t['invalid_move_rate']:.1%}")
     return table
 
 
@@ -186,10 +187,11 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     before = None
     if checkpoint is None and config.eval.before and main:
         console.print(f"evaluation before GRPO: {config.eval.games_per_tier} games per tier")
-        before = evaluate_model(model, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
-        before.save(run_dir / "eval_before.json")
-    elif (run_dir / "eval_before.json").exists():
-        before = _load_report(run_dir / "eval_before.json")
+        report = evaluate_model(model, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
+        report.save(run_dir / "eval_before.json")
+        before = report.tiers
+    elif (run_dir / "eval_before.json").exists():  # a resumed run: the table still compares with the start
+        before = json.loads((run_dir / "eval_before.json").read_text())["tiers"]
 
     rollout = ArenaRollout(config, tokenizer, run_dir, rank=dist.process_index)
     if checkpoint is not None:
@@ -235,23 +237,10 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
             after = evaluate_model(policy, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
             after.save(run_dir / "eval_after.json")
             title = f"{config.game}: {config.eval.games_per_tier} seat-balanced games per tier, before vs after GRPO"
-            console.print(comparison_table(before, after, title))
+            console.print(comparison_table(before, after.tiers, title))
         minutes = (time.perf_counter() - started) / 60
         console.print(f"done in {minutes:.1f} min; run directory {run_dir}")
     return run_dir
-
-
-def _load_report(path: Path) -> Any:
-    """A minimal stand-in for a saved report, enough for the comparison table."""
-    data = json.loads(path.read_text())
-
-    class _Saved:
-        tiers = data["tiers"]
-
-        def tier(self, name: str) -> dict[str, Any]:
-            return next(t for t in self.tiers if t["tier"] == name)
-
-    return _Saved()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import numpy as np
 
 from arena.env import EnvConfig, TextGameEnv
 from arena.errors import ArenaError
+from arena.evaluation.players import stop_token_ids
 
 
 class Backend(Protocol):
@@ -38,12 +39,7 @@ class TransformersBackend:
 
     def __init__(self, model: Any, tokenizer: Any, stop_texts: Sequence[str] = (), logprobs: bool = False) -> None:
         self.model, self.tokenizer, self.want_logprobs = model, tokenizer, logprobs
-        stop = {tokenizer.eos_token_id} if tokenizer.eos_token_id is not None else set()
-        for text in ("<|im_end|>", *stop_texts):
-            ids = tokenizer.encode(text, add_special_tokens=False)
-            if len(ids) == 1:
-                stop.add(ids[0])
-        self.stop_ids = sorted(stop)
+        self.stop_ids = stop_token_ids(tokenizer, stop_texts)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
 
     def generate(
