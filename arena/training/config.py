@@ -230,8 +230,19 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
-def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply `--section.key value` pairs (values parsed as YAML: numbers, booleans, lists) to a config dict."""
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str] | Mapping[str, Any]) -> dict[str, Any]:
+    """Apply overrides to a config dict: `--section.key value` pairs as on the command line (values parsed as
+    YAML: numbers, booleans, lists), or a mapping of dotted keys to Python values (`{"grpo.steps": 30}`)."""
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            if not isinstance(key, str) or not key.strip("-"):
+                raise ArenaError(f"override keys are dotted field paths like 'grpo.steps', got {key!r}")
+            _set_path(data, key.removeprefix("--"), value)
+        return data
+    if isinstance(overrides, str):
+        raise ArenaError(
+            f"overrides are a list of '--section.key value' pairs or a mapping, not a string: {overrides!r}"
+        )
     items = list(overrides)
     if len(items) % 2:
         raise ArenaError(f"overrides come in pairs '--section.key value'; '{items[-1]}' has no value")
@@ -242,8 +253,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return data
 
 
-def load_train_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
-    """A validated TrainConfig from a YAML file (or defaults) plus overrides; errors name the field to fix."""
+def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
+    """A validated TrainConfig from a YAML file (or defaults) plus overrides (see `apply_overrides`); errors name
+    the field to fix."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)

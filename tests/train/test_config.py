@@ -37,6 +37,18 @@ def test_overrides_are_typed_and_nested():
     assert config.curriculum.kind == "fixed"
 
 
+def test_overrides_as_a_mapping_of_dotted_keys():
+    curriculum = {"kind": "fixed", "opponents": {"perfect": 1}}
+    config = load_train_config(None, {"grpo.steps": 7, "eval.tiers": ["random", "depth-2"], "curriculum": curriculum})
+    assert config == load_train_config(
+        None, ["--grpo.steps", "7", "--eval.tiers", "[random, depth-2]", "--curriculum", str(curriculum)]
+    )
+    with pytest.raises(ArenaError, match="grpo.stepz: Extra inputs are not permitted"):
+        load_train_config(None, {"grpo.stepz": 3})
+    with pytest.raises(ArenaError, match="not a string"):
+        load_train_config(None, "--grpo.steps 3")
+
+
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
