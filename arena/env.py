@@ -12,10 +12,10 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError
-from arena.games.base import DRAW
+from arena.games.base import DRAW, Game
 from arena.games.registry import get_spec
 from arena.rewards import RewardConfig
-from arena.text import AnswerFormat, parse_answer
+from arena.text import AnswerFormat, Renderer, game_over_status, parse_answer, prompt_text, turn_status
 
 Seat = Literal["first", "second", "random"]
 InvalidMovePolicy = Literal["retry", "forfeit", "random"]
@@ -129,11 +129,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.spec_game = get_spec(game)
         self.game = self.spec_game.game(**(game_kwargs or {}))
         self.renderer = self.spec_game.make_renderer(self.game)
-        base = config.model_dump() if isinstance(config, EnvConfig) else dict(config or {})
-        try:
-            self.config = EnvConfig.model_validate({**base, **overrides})
-        except ValidationError as exc:
-            raise ArenaError(f"invalid environment config: {exc}") from exc
+        self.config = make_config(config, overrides)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ArenaError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
@@ -143,10 +139,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self._opponents: dict[str, Any] = {} if opponent_cache is None else opponent_cache
         self.observation_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=1, charset=CHARSET)
         self.action_space = spaces.Text(max_length=self.config.max_prompt_chars, min_length=0, charset=CHARSET)
-        self.system_prompt = (
-            f"You are playing {self.renderer.title}. {self.renderer.rules()} "
-            f"{self.config.answer.instructions(self.renderer.move_noun)}"
-        )
+        self.system_prompt = system_prompt(self.renderer, self.config.answer)
         self._state: Any = None
         self._done = True
         self.opponent_seconds = 0.0  # time spent choosing opponent moves, over the env's life (for profiling)
@@ -289,17 +282,13 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
     def _prompt(self, feedback: str | None = None) -> str:
         if self.game.is_over(self._state) or self._done:
-            status = {"win": "You won.", "draw": "Draw.", "loss": "You lost.", "truncated": "Out of turns."}
-            board = self.renderer.render(self._state)
-            return f"{board}\nGame over. {status.get(self.result or '', '')}".rstrip()
+            return prompt_text(self.renderer.render(self._state), game_over_status(self.result))
         text = self.turn_prompt(self._state)
         return f"{feedback}\n{text}" if feedback else text
 
     def turn_prompt(self, state: Any) -> str:
         """The user turn shown to the player to move in `state` (any position of this env's game)."""
-        legal = " ".join(str(m) for m in self.game.legal_moves(state))
-        symbol = self.renderer.symbol(self.game.to_move(state))
-        return f"{self.renderer.render(state)}\nYou play {symbol}. Legal moves: {legal}"
+        return turn_prompt(self.game, self.renderer, state)
 
     def messages_for(self, state: Any) -> list[dict[str, str]]:
         """The chat messages (system, user) shown to the player to move in `state`."""
@@ -351,6 +340,26 @@ class TextGameEnv(gymnasium.Env[str, str]):
     def state(self) -> Any:
         """The current game state (rules object: `self.game`)."""
         return self._state
+
+
+def make_config(config: EnvConfig | dict[str, Any] | None, overrides: dict[str, Any]) -> EnvConfig:
+    """An env's config from a config object or dict plus keyword overrides, with a clear error if invalid."""
+    base = config.model_dump() if isinstance(config, EnvConfig) else dict(config or {})
+    try:
+        return EnvConfig.model_validate({**base, **overrides})
+    except ValidationError as exc:
+        raise ArenaError(f"invalid environment config: {exc}") from exc
+
+
+def system_prompt(renderer: Renderer, answer: AnswerFormat) -> str:
+    """The system turn: which game, its rules and the answer format."""
+    return f"You are playing {renderer.title}. {renderer.rules()} {answer.instructions(renderer.move_noun)}"
+
+
+def turn_prompt(game: Game[Any], renderer: Renderer, state: Any) -> str:
+    """The user turn shown to the player to move in `state`: the board, their symbol and the legal moves."""
+    status = turn_status(renderer.symbol(game.to_move(state)), game.legal_moves(state))
+    return prompt_text(renderer.render(state), status)
 
 
 def _check_seat(seat: Any) -> Seat:

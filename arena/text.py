@@ -1,15 +1,20 @@
 """Text side of a game, kept apart from the rules: how a board is shown and how an answer is read.
 
-Renderers turn states into prompt text; `parse_answer` turns a model's completion into a move number.
+Renderers turn states into board text; `turn_status`, `game_over_status` and `prompt_text` build every env's
+prompt from it. `parse_answer` turns a model's completion into a move number (`parse_answers`: many at once).
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.errors import InvalidMoveError
@@ -17,11 +22,27 @@ from arena.games.base import Game
 
 SYMBOLS = ("X", "O")
 EMPTY_SYMBOL = "."
+GAME_OVER = {"win": "You won.", "draw": "Draw.", "loss": "You lost.", "truncated": "Out of turns."}
 
 
 def clip(text: str, limit: int = 40) -> str:
     """A short, ASCII-only repr of user text for messages (never dumps a megabyte into a log or prompt)."""
     return ascii(text) if len(text) <= limit else ascii(text[:limit]) + f"...({len(text)} chars)"
+
+
+def turn_status(symbol: str, legal: Iterable[int]) -> str:
+    """The prompt's last line while the game goes on: the side to move and its legal moves."""
+    return f"You play {symbol}. Legal moves: {' '.join(str(m) for m in legal)}"
+
+
+def game_over_status(result: str | None) -> str:
+    """The prompt's last line once the game is over; `result` is win, draw, loss or truncated (the agent's view)."""
+    return f"Game over. {GAME_OVER.get(result or '', '')}".rstrip()
+
+
+def prompt_text(board: str, status: str) -> str:
+    """A user turn: the rendered board, then its status line."""
+    return f"{board}\n{status}"
 
 
 class Renderer(ABC):
@@ -214,3 +235,72 @@ def parse_answer(text: str, fmt: AnswerFormat) -> ParsedAnswer:
     if move is None:
         return ParsedAnswer(format_ok, format_error, think, None, "unparseable", error)
     return ParsedAnswer(format_ok, format_error, think, move, None, None)
+
+
+# -- many answers at once --------------------------------------------------------------------------------------
+
+_WS = r"[ \t\n\r\x0b\x0c]*"  # ASCII whitespace only: all of it is whitespace to str.strip() too
+_DIGITS_GROUP = itemgetter(2)
+
+
+@lru_cache(maxsize=16)
+def _well_formed(think_tag: str, move_tag: str) -> re.Pattern[str]:
+    """The strict shape `<think>...</think> <move>N</move>` with no '<' inside the thought and N of 1-9 digits.
+
+    `parse_answer` reads every text this matches, in either mode, as well formatted with move N: each tag occurs
+    exactly once, because '<' occurs only where the four tags start. Thought: group 1; digits: group 2.
+    """
+    t, m = re.escape(think_tag), re.escape(move_tag)
+    digits = rf"\+?([0-9]{{1,{_MAX_DIGITS}}})"
+    return re.compile(rf"{_WS}<{t}>([^<]*)</{t}>{_WS}<{m}>{_WS}{digits}{_WS}</{m}>{_WS}")
+
+
+@dataclass(frozen=True)
+class AnswerBatch:
+    """What many completions said, as arrays: `moves[i]` is meaningful where `has_move[i]`.
+
+    `parsed(i)` is the `ParsedAnswer` that `parse_answer` gives for completion i.
+    """
+
+    moves: np.ndarray  # int64
+    has_move: np.ndarray  # bool
+    format_ok: np.ndarray  # bool
+    well_formed: list[re.Match[str] | None]  # the fast path's match, None where parse_answer read the text
+    others: dict[int, ParsedAnswer]
+
+    def parsed(self, i: int) -> ParsedAnswer:
+        match = self.well_formed[i]
+        if match is None:
+            return self.others[i]
+        return ParsedAnswer(True, None, match[1], int(match[2]), None, None)
+
+
+def parse_answers(texts: Sequence[str], fmt: AnswerFormat) -> AnswerBatch:
+    """`parse_answer` for many completions, with the same result for each (`AnswerBatch.parsed`).
+
+    Well-formed answers, the common case, are read by one compiled pattern; any other text goes through
+    `parse_answer`, so the two can only differ if the pattern accepted a text `parse_answer` would not.
+    """
+    pattern = _well_formed(fmt.think_tag, fmt.move_tag)
+    try:
+        matches = list(map(pattern.fullmatch, texts))
+    except TypeError:  # not all str: read as parse_answer reads them
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        matches = list(map(pattern.fullmatch, texts))
+    n = len(matches)
+    has_move = np.ones(n, dtype=bool)
+    format_ok = np.ones(n, dtype=bool)
+    others: dict[int, ParsedAnswer] = {}
+    if None not in matches:
+        moves = np.fromiter(map(int, map(_DIGITS_GROUP, matches)), dtype=np.int64, count=n)
+        return AnswerBatch(moves, has_move, format_ok, matches, others)
+    moves = np.zeros(n, dtype=np.int64)
+    for i, match in enumerate(matches):
+        if match is not None:
+            moves[i] = int(match[2])
+            continue
+        parsed = others[i] = parse_answer(texts[i], fmt)
+        format_ok[i] = parsed.format_ok
+        has_move[i] = parsed.move is not None
+        moves[i] = 0 if parsed.move is None else parsed.move
+    return AnswerBatch(moves, has_move, format_ok, matches, others)

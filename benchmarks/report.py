@@ -28,10 +28,13 @@ OPPONENT_SHARE_OF_STEP = 0.05
 ENV_LABELS = {
     "ours": "arena (agent text, scripted opponent)",
     "ours_text_every_ply": "arena (text every ply)",
+    "ours_vector": "arena vector (agent text, batched random opponent)",
+    "ours_vector_text_every_ply": "arena vector (text every ply)",
     "textarena": "TextArena",
     "pettingzoo": "PettingZoo (non-text)",
     "open_spiel": "OpenSpiel (non-text)",
 }
+TARGET_ROWS = {"ours_text_every_ply": "text every ply", "ours_vector_text_every_ply": "vector env, text every ply"}
 PEER_ENV_IDS = {
     "tictactoe": {"textarena": "TicTacToe-v0", "pettingzoo": "tictactoe_v3", "open_spiel": "tic_tac_toe"},
     "connect_four": {"textarena": "ConnectFour-v0", "pettingzoo": "connect_four_v3", "open_spiel": "connect_four"},
@@ -102,8 +105,10 @@ def _target_rows(core: dict | None, peers: dict | None, train: dict | None) -> l
         target = (peers or {}).get("targets", {}).get(f"text_env_10x_textarena/{game}")
         ratio = None if target is None else target.get("ratio")
         measured = "-" if ratio is None else f"{ratio:.1f}x"
+        # Results from before the vector env judged the per-game text-every-ply row, and name no row.
+        row = TARGET_ROWS.get((target or {}).get("row", "ours_text_every_ply"), "?")
         rows.append(
-            f"| text env >= 10x TextArena games/s, {game} (text every ply) | {measured} "
+            f"| text env >= 10x TextArena games/s, {game} ({row}) | {measured} "
             f"| {_status(None if ratio is None else ratio >= 10)} | bench_peers |"
         )
     for key, limit, label in (
@@ -135,30 +140,35 @@ def _peer_env_section(peers: dict | None) -> list[str]:
         return [*lines, f"Not run: `{COMMANDS['bench_peers']}`.", ""]
     lines += [
         "Full games, uniformly random legal moves for both sides. TextArena produces a text observation for each",
-        "player in turn; `arena (text every ply)` does the same work (the opponent also gets a rendered prompt and",
-        "its answer is parsed), and is the row the 10x target is judged on. `arena (agent text, scripted opponent)`",
-        "is the env as training uses it. PettingZoo and OpenSpiel give a numeric observation each turn (no text).",
-        "TextArena gets a fresh env per game (`ta.make`, ~5 us), as its examples do: its default observation wrapper",
-        "keeps every message since construction, so a reused env renders ever longer histories.",
+        "player in turn; the `text every ply` rows do the same work (the opponent also gets a rendered prompt and",
+        "its text answer is parsed). `arena` rows play one game at a time through `TextGameEnv`; `arena vector`",
+        "rows play many games at once through `TextGameVectorEnv` (`VECTOR_ENVS` games, set in bench_peers.py,",
+        "stepped together and restarting as they end; only completed games count), and `arena vector (text every",
+        "ply)` is the row the 10x target is judged on. The `agent text` rows are the envs as training uses them",
+        "(the scripted opponent answers on the board, no text).",
+        "PettingZoo and OpenSpiel give a numeric observation each turn (no text). TextArena gets a fresh env per",
+        "game (`ta.make`, ~5 us), as its examples do: its default observation wrapper keeps every message since",
+        "construction, so a reused env renders ever longer histories.",
         "",
     ]
     for game, r in peers.get("env", {}).items():
         rows = r.get("rows", {})
-        base = rows.get("ours_text_every_ply", {}).get("games_per_s_median")
+        peer = rows.get("textarena", {}).get("games_per_s_median")
         lines += [
-            f"### {game} (median of {r.get('repeats')} interleaved repeats of {r.get('games')} games)",
+            f"### {game} (median of {r.get('repeats')} interleaved repeats)",
             "",
-            "| implementation | env | games/s | arena (text every ply) / this |",
-            "|---|---|---|---|",
+            "| implementation | env | games per repeat | games/s | this / TextArena |",
+            "|---|---|---|---|---|",
         ]
         for name, row in rows.items():
             env_id = PEER_ENV_IDS.get(game, {}).get(name, f"arena {game}")
             if "skipped" in row:
-                lines.append(f"| {ENV_LABELS.get(name, name)} | {env_id} | skipped: {row['skipped']} | |")
+                lines.append(f"| {ENV_LABELS.get(name, name)} | {env_id} | | skipped: {row['skipped']} | |")
                 continue
             gps = row["games_per_s_median"]
-            ratio = f"{base / gps:.2f}x" if base else "-"
-            lines.append(f"| {ENV_LABELS.get(name, name)} | {env_id} | {gps:,.0f} | {ratio} |")
+            ratio = f"{gps / peer:.2f}x" if peer else "-"
+            games = row.get("games", r.get("games"))
+            lines.append(f"| {ENV_LABELS.get(name, name)} | {env_id} | {games} | {gps:,.0f} | {ratio} |")
         lines.append("")
     return lines
 

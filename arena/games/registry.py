@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "arena.games"
 ENV_ENTRY_POINT = "arena.env:TextGameEnv"
+VECTOR_ENTRY_POINT = "arena.vector:TextGameVectorEnv"  # gymnasium.make_vec(env_id, num_envs=...) builds this
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,12 @@ def register_game(spec: GameSpec, *, replace: bool = False) -> GameSpec:
     if spec.env_id in gymnasium.registry and replace:
         del gymnasium.registry[spec.env_id]
     if spec.env_id not in gymnasium.registry:
-        gymnasium.register(id=spec.env_id, entry_point=ENV_ENTRY_POINT, kwargs={"game": spec.name})
+        gymnasium.register(
+            id=spec.env_id,
+            entry_point=ENV_ENTRY_POINT,
+            vector_entry_point=VECTOR_ENTRY_POINT,
+            kwargs={"game": spec.name},
+        )
     return spec
 
 

@@ -28,8 +28,11 @@ def test_report_from_fixtures(report, tmp_path: Path) -> None:
     assert text.startswith("# Benchmarks\n")
     assert "Fixture CPU, 2 cores" in text and "2025-01-01 00:00 UTC" in text
     # Targets: met, not met, from each source.
-    assert "| text env >= 10x TextArena games/s, tictactoe (text every ply) | 12.0x | met |" in text
+    assert "| text env >= 10x TextArena games/s, tictactoe (vector env, text every ply) | 12.0x | met |" in text
+    # A results file from before the vector env names no row: its target was the per-game text-every-ply row.
     assert "| text env >= 10x TextArena games/s, connect_four (text every ply) | 3.3x | **not met** |" in text
+    assert "| arena vector (text every ply) | arena tictactoe | 400 | 12,000 | 12.00x |" in text
+    assert "| arena (text every ply) | arena tictactoe | 40 | 1,100 | 1.10x |" in text
     assert "| `perfect` tic-tac-toe move median < 50 us | 18.5 us | met |" in text
     assert "| connect-four `depth-4` move median < 20 ms | 25.00 ms | **not met** |" in text
     assert "| opponents < 5% of a training step | 1.7% | met |" in text
