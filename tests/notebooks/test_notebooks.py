@@ -1,0 +1,49 @@
+"""The notebooks run top to bottom on CPU, as a user runs them, and are committed without outputs.
+
+Each runs from a scratch copy of the layout it expects (`notebooks/` beside `configs/`), so its training runs
+land in a temporary folder, not in the checkout.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+EXPECTED = ("01_quickstart", "02_train_tiny", "03_new_game")
+CELL_TIMEOUT_S = 900  # the longest cell is a training run of a few minutes on 2 cores
+NOTEBOOK_BUDGET_S = 600  # a notebook that takes longer than this has outgrown "a short run"
+
+
+def test_the_three_notebooks_exist():
+    assert tuple(p.stem for p in NOTEBOOKS) == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: clear outputs before committing"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(path, tmp_path):
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    workdir = tmp_path / "notebooks"
+    workdir.mkdir()
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
+    started = time.perf_counter()
+    client.execute()  # raises CellExecutionError, naming the cell and its traceback, if any cell fails
+    elapsed = time.perf_counter() - started
+    assert elapsed < NOTEBOOK_BUDGET_S, f"{path.name} took {elapsed:.0f} s"
