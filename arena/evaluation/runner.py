@@ -279,10 +279,7 @@ class EvalReport:
 
     def plot(self, path: str | Path) -> Path:
         """A PNG bar chart of the score against each tier with its 95% interval."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure  # no pyplot: the caller's backend (e.g. a notebook's) is left alone
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -292,7 +289,8 @@ class EvalReport:
             [max(0.0, t["score"] - t["score_ci"][0]) for t in self.tiers],
             [max(0.0, t["score_ci"][1] - t["score"]) for t in self.tiers],
         ]
-        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 1), 3.5))
+        fig = Figure(figsize=(max(4.0, 1.2 * len(names) + 1), 3.5))
+        ax = fig.subplots()
         ax.bar(names, scores, yerr=err, capsize=4, color="#4c72b0")
         ax.set_ylim(0, 1)
         ax.axhline(0.5, color="grey", linewidth=0.8, linestyle="--")
@@ -300,7 +298,6 @@ class EvalReport:
         ax.set_title(f"{self.player} at {self.config.game}")
         fig.tight_layout()
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         return path
 
 

@@ -101,10 +101,7 @@ def _callbacks(rollout: ArenaRollout, config: TrainConfig, run_dir: Path, tokeni
 
 def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | None:
     """A PNG of reward, results, format/invalid rates, temperature and evaluation scores over steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend (e.g. a notebook's) is left alone
 
     rows = [h for h in history if "step" in h]
     if not rows:
@@ -117,7 +114,8 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
         ("evaluation", sorted({k for h in rows for k in h if k.startswith("eval/score_vs_")})),
         ("curriculum", sorted({k for h in rows for k in h if k.startswith("curriculum/weight/")})),
     ]
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    fig = Figure(figsize=(15, 8))
+    axes = fig.subplots(2, 3)
     for ax, (title, keys) in zip(axes.flat, panels, strict=True):
         for key in keys:
             pts = [(h["step"], h[key]) for h in rows if key in h]
@@ -132,7 +130,6 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
             ax.text(0.5, 0.5, "not logged in this run", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 

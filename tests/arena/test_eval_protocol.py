@@ -54,8 +54,20 @@ def test_json_report(tmp_path, perfect_report):
 
 
 def test_plot(tmp_path, perfect_report):
-    path = perfect_report.plot(tmp_path / "s.png")
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib
+
+    from arena.training.job import plot_learning_curves
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands in for a notebook's inline backend, which plotting must leave in place
+    try:
+        path = perfect_report.plot(tmp_path / "s.png")
+        history = [{"step": 1, "reward": 0.5}, {"step": 2, "reward": 0.7}]
+        curves = plot_learning_curves(history, tmp_path / "c.png")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(previous)
+    assert path.read_bytes()[:8] == curves.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_random_player_blunders_and_loses_to_perfect():
