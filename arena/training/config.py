@@ -6,6 +6,7 @@ and a bad value fails here, before any model loads, with a message naming the fi
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -234,10 +235,13 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str] | Mapping[str
     """Apply overrides to a config dict: `--section.key value` pairs as on the command line (values parsed as
     YAML: numbers, booleans, lists), or a mapping of dotted keys to Python values (`{"grpo.steps": 30}`)."""
     if isinstance(overrides, Mapping):
-        for key, value in overrides.items():
+        for key in overrides:
             if not isinstance(key, str) or not key.strip("-"):
                 raise ArenaError(f"override keys are dotted field paths like 'grpo.steps', got {key!r}")
-            _set_path(data, key.removeprefix("--"), value)
+        # Whole sections before the keys inside them, whatever the order given; values are copied, so the
+        # caller's dicts are never changed by a later dotted key.
+        for key in sorted(overrides, key=lambda k: k.removeprefix("--").count(".")):
+            _set_path(data, key.removeprefix("--"), copy.deepcopy(overrides[key]))
         return data
     if isinstance(overrides, str):
         raise ArenaError(

@@ -43,6 +43,14 @@ def test_overrides_as_a_mapping_of_dotted_keys():
     assert config == load_train_config(
         None, ["--grpo.steps", "7", "--eval.tiers", "[random, depth-2]", "--curriculum", str(curriculum)]
     )
+    # A section and a key inside it, in either order: the key refines the section; the caller's dict is untouched.
+    for overrides in (
+        {"curriculum.seat": "first", "curriculum": curriculum},
+        {"curriculum": curriculum, "curriculum.seat": "first"},
+    ):
+        config = load_train_config(None, overrides)
+        assert config.curriculum.seat == "first" and config.curriculum.kind == "fixed"
+    assert curriculum == {"kind": "fixed", "opponents": {"perfect": 1}}
     with pytest.raises(ArenaError, match="grpo.stepz: Extra inputs are not permitted"):
         load_train_config(None, {"grpo.stepz": 3})
     with pytest.raises(ArenaError, match="not a string"):
