@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = ("01_quickstart", "02_train_tiny", "03_new_game")
-CELL_TIMEOUT_S = 900  # the longest cell is a training run of a few minutes on 2 cores
+CELL_TIMEOUT_S = 600  # no cell may take longer than a whole notebook's budget
 NOTEBOOK_BUDGET_S = 600  # a notebook that takes longer than this has outgrown "a short run"
 
 
