@@ -26,17 +26,22 @@ from arena.games import make_game
 from opponents import make_opponent
 
 
+def play_random_game(env: TextGameEnv, seed: int, rng: np.random.Generator) -> None:
+    """One game through the text env, the agent answering uniformly random legal moves in the answer format."""
+    _obs, info = env.reset(seed=seed)
+    done = False
+    while not done:
+        move = info["legal_moves"][int(rng.integers(len(info["legal_moves"])))]
+        _obs, _reward, terminated, truncated, info = env.step(f"<think>random</think><move>{move}</move>")
+        done = terminated or truncated
+
+
 def env_games_per_second(game: str, games: int, seed: int) -> float:
     env = TextGameEnv(game, opponent="random", agent_seat="random")
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     for i in range(games):
-        obs, info = env.reset(seed=seed + i)
-        done = False
-        while not done:
-            move = info["legal_moves"][int(rng.integers(len(info["legal_moves"])))]
-            obs, reward, terminated, truncated, info = env.step(f"<think>random</think><move>{move}</move>")
-            done = terminated or truncated
+        play_random_game(env, seed + i, rng)
     return games / (time.perf_counter() - start)
 
 

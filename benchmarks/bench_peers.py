@@ -37,11 +37,11 @@ from typing import Any
 
 import numpy as np
 from _machine import machine
-from bench_core import sample_positions  # the same positions as our own latency table
+from bench_core import play_random_game, sample_positions  # the same games and positions as bench_core
 from rich.console import Console
 from rich.table import Table
 
-from arena.env import TextGameEnv
+from arena.env import TextGameEnv, turn_prompt
 from arena.games import make_game
 from arena.text import parse_answer, parse_answers
 from arena.vector import BatchOpponent, TextGameVectorEnv, random_legal
@@ -70,12 +70,7 @@ def ours(game: str) -> PlayGame:
     env = TextGameEnv(game, opponent="random", agent_seat="random")
 
     def play(i: int, rng: np.random.Generator) -> None:
-        _obs, info = env.reset(seed=i)
-        done = False
-        while not done:
-            move = info["legal_moves"][int(rng.integers(len(info["legal_moves"])))]
-            _obs, _reward, terminated, truncated, info = env.step(f"<think>random</think><move>{move}</move>")
-            done = terminated or truncated
+        play_random_game(env, i, rng)
 
     return play
 
@@ -90,10 +85,9 @@ class TextRandomOpponent(Opponent):
         self.renderer, self.answer = env.renderer, env.config.answer
 
     def choose(self, state: Any, rng: np.random.Generator) -> int:
-        legal = self.game.legal_moves(state)
-        player = self.renderer.symbol(self.game.to_move(state))
         # The prompt the agent would get in this position; built (and dropped) so the work matches.
-        _prompt = f"{self.renderer.render(state)}\nYou play {player}. Legal moves: {' '.join(map(str, legal))}"
+        _prompt = turn_prompt(self.game, self.renderer, state)
+        legal = self.game.legal_moves(state)
         move = legal[int(rng.integers(len(legal)))]
         parsed = parse_answer(f"<think>random</think><move>{move}</move>", self.answer)
         if parsed.move is None:
@@ -108,14 +102,9 @@ def ours_text_every_ply(game: str) -> PlayGame:
     env._opponents["random"] = text_opponent
 
     def play(i: int, rng: np.random.Generator) -> None:
-        _obs, info = env.reset(seed=i)
+        play_random_game(env, i, rng)
         if env.opponent is not text_opponent:
             raise RuntimeError("the text opponent was not used: TextGameEnv's opponent cache changed")
-        done = False
-        while not done:
-            move = info["legal_moves"][int(rng.integers(len(info["legal_moves"])))]
-            _obs, _reward, terminated, truncated, info = env.step(f"<think>random</think><move>{move}</move>")
-            done = terminated or truncated
 
     return play
 
