@@ -75,8 +75,11 @@ class Positions(ABC):
         """The rendered board of each game in `idx`."""
         return [self.renderer.render(self.state(i)) for i in idx.tolist()]
 
-    def prompts(self, idx: np.ndarray) -> list[str]:
-        """The user turn for the side to move in each (unfinished) game of `idx`, as `TextGameEnv` shows it."""
+    def prompts(self, idx: np.ndarray, legal: np.ndarray | None = None) -> list[str]:
+        """The user turn for the side to move in each (unfinished) game of `idx`, as `TextGameEnv` shows it.
+
+        `legal`, if given, is `legal_mask(idx)` already computed by the caller.
+        """
         return [turn_prompt(self.game, self.renderer, self.state(i)) for i in idx.tolist()]
 
 
@@ -136,9 +139,8 @@ class GridPositions(Positions):
         self.filled = np.zeros(num, dtype=np.int16)
         self.stones = np.zeros((num, 2), dtype=np.int64)
         height = rows + 1
-        self._bit = np.array(
-            [1 << (c * height + rows - 1 - r) for r in range(rows) for c in range(columns)], dtype=np.int64
-        )
+        self._bits = [1 << (c * height + rows - 1 - r) for r in range(rows) for c in range(columns)]  # cell order
+        self._bit = np.array(self._bits, dtype=np.int64)
         self._shifts = (1, height, height - 1, height + 1)  # vertical, horizontal, two diagonals
         self._move_bits = 1 << np.arange(self.num_moves, dtype=np.int64)  # legal moves as one int: a status key
         self._layout_text()
@@ -222,8 +224,8 @@ class GridPositions(Positions):
         self._text = np.zeros((self.num, len(head) + longest), dtype=np.uint32)
         self._text[:, : len(head)] = [ord(ch) for ch in head]
 
-    def prompts(self, idx: np.ndarray) -> list[str]:
-        legal = self.legal_mask(idx)
+    def prompts(self, idx: np.ndarray, legal: np.ndarray | None = None) -> list[str]:
+        legal = self.legal_mask(idx) if legal is None else legal
         keys = (self.player[idx].astype(np.int64) << self.num_moves) | (legal @ self._move_bits)
         missing = np.flatnonzero(~self._status_known[keys])
         for j in missing[np.unique(keys[missing], return_index=True)[1]].tolist():
@@ -261,8 +263,7 @@ class ConnectFourPositions(GridPositions):
         super().__init__(game, renderer, num, rows=game.rows, columns=game.columns, connect=game.connect, gravity=True)
 
     def state_of(self, cells: list[int], player: int, winner: int | None) -> ConnectFourState:
-        bits = self._bit.tolist()
-        stones = [sum(bit for bit, owner in zip(bits, cells, strict=True) if owner == p) for p in (0, 1)]
+        stones = [sum(bit for bit, owner in zip(self._bits, cells, strict=True) if owner == p) for p in (0, 1)]
         heights = tuple(
             sum(cells[r * self.columns + c] != EMPTY for r in range(self.rows)) for c in range(self.columns)
         )
@@ -499,7 +500,7 @@ class TextGameVectorEnv(VectorEnv):
         super().reset(seed=None if seed is None else int(seed))
         self._start_games(self._all)
         self._started = True
-        return tuple(self.prompts()), _with_masks(self._step_info(self._all_none(), self._all_none()), self.num_envs)
+        return self._observe(self._all_none(), self._all_none())
 
     def step(
         self, actions: Sequence[str]
@@ -548,10 +549,10 @@ class TextGameVectorEnv(VectorEnv):
         if len(finished):
             final = self._finish(finished, forfeit, truncated, rewards)
             self._start_games(finished)
-        info = self._step_info(kinds, reasons)
+        obs, info = self._observe(kinds, reasons)
         info.update(agent_move=agent_move, opponent_move=opponent_move, format_ok=answers.format_ok, forfeit=forfeit)
         info.update(final)
-        return tuple(self.prompts()), rewards, terminated, truncated, _with_masks(info, self.num_envs)
+        return obs, rewards, terminated, truncated, _with_masks(info, self.num_envs)
 
     def _why_invalid(self, i: int, parsed: Any) -> tuple[str, str]:
         """The kind and reason `TextGameEnv` reports for an answer that gives no legal move."""
@@ -651,13 +652,11 @@ class TextGameVectorEnv(VectorEnv):
             "_final_info": done,
         }
 
-    def _step_info(self, kinds: np.ndarray, reasons: np.ndarray) -> dict[str, Any]:
-        return {
-            "legal_mask": self.legal_mask(),
-            "seat": SEATS[self.seat],
-            "invalid_kind": kinds,
-            "invalid_reason": reasons,
-        }
+    def _observe(self, kinds: np.ndarray, reasons: np.ndarray) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """Every game's prompt and the per-step info, from one legal-move mask of the positions now."""
+        legal = self.legal_mask()
+        info = {"legal_mask": legal, "seat": SEATS[self.seat], "invalid_kind": kinds, "invalid_reason": reasons}
+        return tuple(self.positions.prompts(self._all, legal)), _with_masks(info, self.num_envs)
 
     def _all_none(self) -> np.ndarray:
         return np.full(self.num_envs, None, dtype=object)
