@@ -86,9 +86,37 @@ class GRPOSection(_Section):
     groups_per_step: int = Field(8, ge=1, description="GRPO groups per optimizer step.")
     max_new_tokens: int = Field(48, ge=1, description="Longest answer per turn.")
     max_sequence_tokens: int = Field(2048, ge=64, description="A game longer than this (all turns) is truncated.")
+    continuation_temperature: float | None = Field(
+        None,
+        ge=0.0,
+        description="turn rollouts: temperature of the play-out turns after the answer being trained (0: greedy; "
+        "None: sampled like that answer, exploration temperatures included). Ignored by game rollouts.",
+    )
+    pool_same_move: bool = Field(
+        False,
+        description="turn rollouts: a member's outcome is the mean over the group's members that played the same "
+        "legal move (less play-out noise in the advantage; the prompt is the position alone, so an answer's value "
+        "depends on its move only). Ignored by game rollouts.",
+    )
+    scale_rewards: Literal["group", "batch", "none"] = Field(
+        "group",
+        description="TRL's advantage scaling: by the group's reward std ('group'), the batch's ('batch') or none "
+        "('none', Dr. GRPO: a group whose rewards barely differ gets a small update, not a unit-sized one).",
+    )
     beta: float = Field(0.0, ge=0.0, description="KL coefficient against the reference model (0: no reference).")
     epsilon: float = Field(0.2, gt=0.0, description="Clipping range of the importance ratio.")
-    entropy_coef: float = Field(0.0, ge=0.0, description="Entropy bonus weight (keeps sampling diverse).")
+    epsilon_high: float | None = Field(
+        None, gt=0.0, description="Upper clipping range (DAPO's clip-higher, e.g. 0.28); None: same as epsilon."
+    )
+    entropy_coef: float = Field(
+        0.0, ge=0.0, description="Entropy bonus weight (keeps sampling diverse); the start value when adaptive."
+    )
+    entropy_target: float | None = Field(
+        None,
+        gt=0.0,
+        description="Adaptive entropy control (TRL, Skywork-OR1): the bonus weight rises while the mean per-token "
+        "entropy of the answers is below this target and falls above it. None: a fixed entropy_coef.",
+    )
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL loss aggregation.")
     num_iterations: int = Field(1, ge=1, description="Optimisation passes over each batch of games.")
     max_grad_norm: float = Field(1.0, gt=0.0, description="Gradient clipping norm.")
@@ -136,6 +164,13 @@ class WanderSection(_Section):
 
 class ExplorationSection(_Section):
     temperature: float = Field(1.0, gt=0.0, description="Sampling temperature when no schedule is given.")
+    move_temperature: float | None = Field(
+        None,
+        gt=0.0,
+        description="Temperature of the tokens inside the move tag only (the decision), the rest of the answer "
+        "sampled at the temperature above: exploration of moves without garbling the answer format. None: the "
+        "same temperature throughout. transformers generation only (not vLLM).",
+    )
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass during rollouts.")
     schedule: tuple[Waypoint, ...] = Field((), description="Temperature waypoints, linear in between.")
     interpolation: Literal["linear", "step", "cosine"] = Field("linear", description="Between waypoints.")
@@ -213,6 +248,11 @@ class TrainConfig(_Section):
             raise ValueError("grpo.vllm_mode='server' needs grpo.vllm_server_base_url (e.g. http://localhost:8000)")
         if self.model.lora is not None and importlib.util.find_spec("peft") is None:
             raise ValueError("model.lora is set but peft is not installed: pip install peft")
+        if self.grpo.use_vllm and self.exploration.move_temperature is not None:
+            raise ValueError(
+                "exploration.move_temperature needs transformers generation; vLLM samples every token at one "
+                "temperature: unset it or set grpo.use_vllm false"
+            )
         if self.model.trust_remote_code and self.model.is_tiny:
             raise ValueError("model.trust_remote_code applies to hub models only; the tiny model has no remote code")
         return self

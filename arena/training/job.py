@@ -90,11 +90,18 @@ def _callbacks(rollout: ArenaRollout, config: TrainConfig, run_dir: Path, tokeni
                 tmp.write_text(json.dumps({"step": state.global_step, **rollout.state_dict()}))
                 tmp.replace(ckpt / STATE_FILE)  # atomic: a crash never leaves half a state file
 
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+            self.started, self.eval_seconds = time.perf_counter(), 0.0
+
         def on_step_end(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
             every = config.eval.every_steps
             if every and state.global_step % every == 0 and rollout.rank == 0 and self.trainer is not None:
+                t0 = time.perf_counter()
+                # GRPO time so far, evaluations excluded: the x axis of learning-speed comparisons.
+                minutes = (t0 - self.started - self.eval_seconds) / 60
                 report = evaluate_model(model, tokenizer, config, config.eval.games_during, config.run.seed + 1, False)
-                self.trainer.log({f"{k}": v for k, v in report.metrics("eval/").items()})
+                self.eval_seconds += time.perf_counter() - t0
+                self.trainer.log({**report.metrics("eval/"), "eval/train_minutes": minutes})
 
     return [ArenaCallback()]
 
@@ -131,6 +138,21 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     return path
+
+
+def _set_reference(model: Any, tokenizer: Any, run_dir: Path, main: bool) -> None:
+    """Point the model's config at the KL reference TRL should load: the warm-up model when there was one, else
+    the model as GRPO starts. A model built in code (the tiny one) has no path of its own, so it is saved."""
+    warm, saved = run_dir / "warmup", run_dir / "reference"
+    for folder in (warm, saved):
+        if (folder / "config.json").exists():
+            model.config._name_or_path = str(folder)
+            return
+    if not getattr(model.config, "_name_or_path", ""):
+        if main:
+            model.save_pretrained(saved)
+            tokenizer.save_pretrained(saved)
+        model.config._name_or_path = str(saved)
 
 
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
@@ -180,6 +202,8 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
                 model.save_pretrained(warm)
                 tokenizer.save_pretrained(warm)
                 (warm / "summary.json").write_text(json.dumps(summary))
+    if config.grpo.beta > 0:
+        _set_reference(model, tokenizer, run_dir, main)
 
     before = None
     if checkpoint is None and config.eval.before and main:

@@ -21,11 +21,52 @@ from arena.evaluation.players import stop_token_ids
 
 
 class Backend(Protocol):
-    """Samples one completion per context: returns (token ids, per-token log-probabilities) for each."""
+    """Samples one completion per context: returns (token ids, per-token log-probabilities) for each.
+
+    `move_temperature`, when given, is the temperature of the tokens inside the move tag (the rest of the
+    answer uses `temperature`); backends that cannot do this refuse it.
+    """
 
     def generate(
-        self, contexts: Sequence[list[int]], *, max_new_tokens: int, temperature: float, top_p: float, seed: int
+        self,
+        contexts: Sequence[list[int]],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        move_temperature: float | None = None,
     ) -> list[tuple[list[int], list[float]]]: ...
+
+
+def move_temperature_processor(tokenizer: Any, move_tag: str, base: float, move: float, prompt_width: int) -> Any:
+    """A transformers logits processor that samples the tokens inside `<move_tag>...</move_tag>` at temperature
+    `move` and leaves the rest at `base` (it runs before generate's own temperature warper, which divides by
+    `base`). Exploration then goes into the decision, not into the wording of the reasoning or the tags, which
+    a high temperature garbles into format errors."""
+    from transformers import LogitsProcessor
+
+    open_tag, close_tag = f"<{move_tag}>", f"</{move_tag}>"
+    factor = base / move
+
+    class MoveTemperature(LogitsProcessor):
+        def __init__(self) -> None:
+            self.texts: list[str] = []
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            generated = input_ids.shape[1] - prompt_width
+            if not self.texts:
+                self.texts = [""] * input_ids.shape[0]
+            if generated > 0:  # the text of each row grows by its newest token
+                for i, tok in enumerate(input_ids[:, -1].tolist()):
+                    self.texts[i] += tokenizer.decode([tok], skip_special_tokens=False)
+            inside = [t.rfind(open_tag) > t.rfind(close_tag) for t in self.texts]
+            if any(inside):
+                rows = [i for i, flag in enumerate(inside) if flag]
+                scores[rows] = scores[rows] * factor
+            return scores
+
+    return MoveTemperature()
 
 
 class TransformersBackend:
@@ -37,13 +78,28 @@ class TransformersBackend:
     neither of which applies to transformers generation, and collecting scores slows `generate` down.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, stop_texts: Sequence[str] = (), logprobs: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        stop_texts: Sequence[str] = (),
+        logprobs: bool = False,
+        move_tag: str = "move",
+    ) -> None:
         self.model, self.tokenizer, self.want_logprobs = model, tokenizer, logprobs
         self.stop_ids = stop_token_ids(tokenizer, stop_texts)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.stop_ids[0]
+        self.move_tag = move_tag
 
     def generate(
-        self, contexts: Sequence[list[int]], *, max_new_tokens: int, temperature: float, top_p: float, seed: int
+        self,
+        contexts: Sequence[list[int]],
+        *,
+        max_new_tokens: int,
+        temperature: float,
+        top_p: float,
+        seed: int,
+        move_temperature: float | None = None,
     ) -> list[tuple[list[int], list[float]]]:
         import torch
 
@@ -58,6 +114,9 @@ class TransformersBackend:
         # Greedy decoding unsets the sampling knobs so transformers does not warn about the model's defaults.
         kwargs: dict[str, Any] = {"do_sample": sample, "top_k": None}
         kwargs.update(temperature=temperature if sample else None, top_p=top_p if sample else None)
+        if sample and move_temperature is not None and move_temperature != temperature:
+            processor = move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
+            kwargs["logits_processor"] = [processor]
         was_training = self.model.training
         self.model.eval()
         devices = [device.index or 0] if device.type == "cuda" else []
@@ -155,6 +214,26 @@ def _turn_record(prompt: str, answer: str, info: dict[str, Any]) -> dict[str, An
     }
 
 
+def _sampling(temperature: float, move_temperature: float | None) -> dict[str, float]:
+    """Backend sampling arguments; `move_temperature` only when set, so simple backends need not know it."""
+    return {"temperature": temperature, **({} if move_temperature is None else {"move_temperature": move_temperature})}
+
+
+def _pool_outcomes(episodes: Sequence[Episode], moves: Sequence[int | None], group_size: int) -> None:
+    """Within each group, give every member that played a legal move the mean outcome of the members that
+    played the same move (format and invalid components stay the member's own)."""
+    for start in range(0, len(episodes), group_size):
+        by_move: dict[int, list[Episode]] = {}
+        for ep, move in zip(episodes[start : start + group_size], moves[start : start + group_size], strict=True):
+            if move is not None:
+                by_move.setdefault(int(move), []).append(ep)
+        for members in by_move.values():
+            mean = float(np.mean([ep.components["outcome"] for ep in members]))
+            for ep in members:
+                ep.components["outcome"] = mean
+                ep.reward = float(sum(ep.components.values()))
+
+
 @dataclass
 class RolloutStats:
     """Wall time of the last batch, split by phase, and its token counts."""
@@ -198,6 +277,7 @@ class GameRunner:
         temperature: float,
         top_p: float = 1.0,
         max_sequence_tokens: int | None = None,
+        move_temperature: float | None = None,
     ) -> list[Episode]:
         """Play one game per entry of `options` (env reset options) to the end; returns them in order."""
         stats = RolloutStats(games=len(options))
@@ -219,9 +299,9 @@ class GameRunner:
             outs = backend.generate(
                 contexts,
                 max_new_tokens=max_new_tokens,
-                temperature=temperature,
                 top_p=top_p,
                 seed=int(rng.integers(2**31)),
+                **_sampling(temperature, move_temperature),
             )
             t1 = time.perf_counter()
             stats.generation_s += t1 - t0
@@ -278,6 +358,9 @@ class GameRunner:
         temperature: float,
         top_p: float = 1.0,
         max_prefix_plies: int | None = None,
+        move_temperature: float | None = None,
+        continuation_temperature: float | None = None,
+        pool_same_move: bool = False,
     ) -> list[Episode]:
         """Turn-level GRPO: every group answers ONE position `group_size` times, each answer is played out.
 
@@ -286,6 +369,12 @@ class GameRunner:
         sees that same prompt (the current board only), answers it, and the game is then played to the end by
         the same policy against the group's opponent and seed. A member's reward is its game's outcome, plus the
         format bonus and invalid-move penalty of its own answer; only that answer is trained on.
+
+        The answers trained on are sampled at `temperature` (and `move_temperature` inside the move tag); the
+        play-out turns at `continuation_temperature` (None: the same sampling; 0: greedy). With `pool_same_move`
+        a member's outcome is the mean outcome of the group's members that played the same legal move: the
+        prompt holds the current position only, so an answer's expected outcome depends on its move alone, and
+        the mean is the same estimate with less play-out noise.
         """
         stats = RolloutStats(games=len(options) * group_size)
         rng = np.random.default_rng(seed)
@@ -307,16 +396,20 @@ class GameRunner:
         first = [True] * len(episodes)
         first_invalid = [False] * len(episodes)
         first_format = [False] * len(episodes)
+        first_move: list[int | None] = [None] * len(episodes)
         active = list(range(len(episodes)))
         while active:
             t0 = time.perf_counter()
             contexts = [
                 episodes[i].prompt_ids if first[i] else self.chat.prompt_ids(infos[i]["messages"]) for i in active
             ]
+            # Every game is at its first answer in the first call and past it in every later one.
+            sampling = _sampling(temperature, move_temperature)
+            if not first[active[0]] and continuation_temperature is not None:
+                sampling = _sampling(continuation_temperature, None)
             outs = backend.generate(
-                contexts, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                seed=int(rng.integers(2**31)),
-            )  # fmt: skip
+                contexts, max_new_tokens=max_new_tokens, top_p=top_p, seed=int(rng.integers(2**31)), **sampling
+            )
             t1 = time.perf_counter()
             stats.generation_s += t1 - t0
             still = []
@@ -331,6 +424,7 @@ class GameRunner:
                     ep.completion_ids, ep.env_mask, ep.logprobs = list(ids), [1] * len(ids), list(lps)
                     first_format[i] = bool(info.get("format_ok"))
                     first_invalid[i] = info.get("invalid_kind") is not None
+                    first_move[i] = None if first_invalid[i] else info.get("agent_move")
                     first[i] = False
                 ep.transcript.append(_turn_record(prompt, answer, info))
                 infos[i] = info
@@ -347,6 +441,8 @@ class GameRunner:
                     still.append(i)
             stats.env_s += time.perf_counter() - t1
             active = still
+        if pool_same_move:
+            _pool_outcomes(episodes, first_move, group_size)
         stats.opponent_s = sum(env.opponent_seconds for env in self._envs) - opponent_before
         self.stats = stats
         return episodes

@@ -108,6 +108,9 @@ class ArenaRollout:
                 temperature=temperature,
                 top_p=self.config.exploration.top_p,
                 max_prefix_plies=g.max_prefix_plies,
+                move_temperature=self.config.exploration.move_temperature,
+                continuation_temperature=g.continuation_temperature,
+                pool_same_move=g.pool_same_move,
             )
         else:
             episodes = self.runner.play(
@@ -118,6 +121,7 @@ class ArenaRollout:
                 temperature=temperature,
                 top_p=self.config.exploration.top_p,
                 max_sequence_tokens=g.max_sequence_tokens,
+                move_temperature=self.config.exploration.move_temperature,
             )
         elapsed = time.perf_counter() - started
         self.curriculum.update([GameResult.from_info(ep.info) for ep in episodes])
@@ -152,7 +156,13 @@ class ArenaRollout:
             return VLLMBackend(trainer, temperature)
         model = trainer.accelerator.unwrap_model(trainer.model)
         want_logprobs = getattr(trainer.args, "off_policy_mask_threshold", None) is not None
-        return TransformersBackend(model, self.tokenizer, stop_texts=[_close_tag(self.config)], logprobs=want_logprobs)
+        return TransformersBackend(
+            model,
+            self.tokenizer,
+            stop_texts=[_close_tag(self.config)],
+            logprobs=want_logprobs,
+            move_tag=self.config.env.answer.move_tag,
+        )
 
     # -- metrics -----------------------------------------------------------------------------------------
 
@@ -204,7 +214,9 @@ class VLLMBackend:
         trainer.vllm_generation.temperature = temperature
         self.stop_ids: tuple[int, ...] = ()
 
-    def generate(self, contexts, *, max_new_tokens, temperature, top_p, seed):  # noqa: ANN001 - Backend protocol
+    def generate(self, contexts, *, max_new_tokens, temperature, top_p, seed, move_temperature=None):  # noqa: ANN001 - Backend protocol
+        if move_temperature is not None and move_temperature != temperature:
+            raise ArenaError("vLLM generation samples every token at one temperature; unset move_temperature")
         gen = self.trainer.vllm_generation
         gen.max_completion_length = max_new_tokens
         gen.temperature, gen.top_p = temperature, top_p
@@ -286,7 +298,11 @@ def grpo_args(config: TrainConfig, run_dir: Path, world_size: int) -> Any:
         gradient_accumulation_steps=1,
         beta=g.beta,
         epsilon=g.epsilon,
+        epsilon_high=g.epsilon_high,
+        scale_rewards=g.scale_rewards,
         entropy_coef=g.entropy_coef,
+        use_adaptive_entropy=g.entropy_target is not None,
+        **({} if g.entropy_target is None else {"entropy_target": g.entropy_target}),
         loss_type=g.loss_type,
         num_iterations=g.num_iterations,
         max_grad_norm=g.max_grad_norm,

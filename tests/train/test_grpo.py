@@ -120,3 +120,22 @@ def test_two_process_data_parallel_run(tmp_path):
     state = json.loads((run / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
     assert (run / "eval_after.json").exists()
+
+
+@pytest.mark.slow
+def test_kl_anchor_to_the_warm_up_model_runs_and_resumes_with_the_embedded_model(tmp_path):
+    """The tiny model is built in code, so TRL cannot load a reference from its name: the warm-up model is the
+    reference, also after a resume. The turn-rollout exploration options ride along."""
+    options = [
+        "--grpo.beta", "0.1", "--grpo.rollout", "turn", "--grpo.pool_same_move", "true",
+        "--grpo.continuation_temperature", "0", "--exploration.move_temperature", "2.0",
+        "--grpo.scale_rewards", "none", "--grpo.entropy_target", "0.5", "--grpo.epsilon_high", "0.28",
+        "--eval.before", "false", "--eval.after", "false", "--grpo.save_steps", "2",
+    ]  # fmt: skip
+    first = run_train(tmp_path, *options, "--grpo.steps", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = only_run(tmp_path)
+    resumed = run_train(tmp_path, "--resume", str(run), "--grpo.steps", "3")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("kl" in row for row in logged) and not (run / "reference").exists()  # the warm-up folder served

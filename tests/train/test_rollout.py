@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 from arena.models.tiny import build_tiny_model  # noqa: E402
 from arena.training.config import ExplorationSection, load_train_config  # noqa: E402
 from arena.training.exploration import Exploration  # noqa: E402
-from arena.training.rollout import GameRunner, TransformersBackend  # noqa: E402
+from arena.training.rollout import ChatFormatter, GameRunner, TransformersBackend  # noqa: E402
 from arena.training.trainer import ArenaRollout  # noqa: E402
 
 
@@ -226,3 +226,71 @@ def test_vllm_backend_adapts_trl_generation():
     assert gen.seen == [[1, 2], [3]] and gen.max_completion_length == 5
     assert (gen.temperature, gen.top_p) == (0.9, 0.95)
     assert out == [([7], [0.0]), ([7, 8], [-0.5, -0.5])]
+
+
+def test_turn_rollouts_sample_the_first_answer_and_the_play_out_apart(tiny):
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+
+    class Recording(ScriptedBackend):
+        def generate(self, contexts, **kwargs):
+            self.seen = [*getattr(self, "seen", []), {k: kwargs.get(k) for k in ("temperature", "move_temperature")}]
+            return super().generate(contexts, **{k: v for k, v in kwargs.items() if k != "move_temperature"})
+
+    backend = Recording(tokenizer)
+    options = [{"opponent": "random", "agent_seat": "first", "opponent_seed": 1, "start": []}]
+    runner.play_decisions(
+        backend, options, 4, seed=0, max_new_tokens=32, temperature=1.0, max_prefix_plies=0,
+        move_temperature=2.0, continuation_temperature=0.0,
+    )  # fmt: skip
+    assert backend.seen[0] == {"temperature": 1.0, "move_temperature": 2.0}  # the answers trained on
+    assert len(backend.seen) > 1 and all(s == {"temperature": 0.0, "move_temperature": None} for s in backend.seen[1:])
+
+
+def test_pooled_outcomes_are_the_mean_over_members_with_the_same_move():
+    from arena.training.rollout import Episode, _pool_outcomes
+
+    def member(outcome, fmt=0.2, invalid=0.0):
+        comps = {"outcome": outcome, "format": fmt, "invalid": invalid}
+        return Episode(options={}, prompt_ids=[], components=comps, reward=sum(comps.values()))
+
+    group_a = [member(1.0), member(0.0), member(0.5), member(0.0, fmt=0.0, invalid=-0.1)]
+    group_b = [member(0.0), member(1.0), member(1.0), member(0.5)]
+    # Group a: two members played 4, one played 0, one made an invalid move; group b: 4 for all but the last.
+    _pool_outcomes([*group_a, *group_b], [4, 4, 0, None, 4, 4, 4, 2], group_size=4)
+    assert [ep.components["outcome"] for ep in group_a] == [0.5, 0.5, 0.5, 0.0]  # groups never mix
+    assert [ep.components["outcome"] for ep in group_b] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 0.5])
+    assert group_a[3].reward == pytest.approx(-0.1)  # an invalid answer keeps its own score
+    assert all(ep.reward == pytest.approx(sum(ep.components.values())) for ep in [*group_a, *group_b])
+
+
+def test_move_temperature_rescales_only_the_tokens_inside_the_move_tag(tiny):
+    import torch
+
+    from arena.training.rollout import move_temperature_processor
+
+    _, tokenizer = tiny
+    prompt = tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
+    answer = tokenizer.encode("<think>You play X.</think>\n<move>4</move>", add_special_tokens=False)
+    processor = move_temperature_processor(tokenizer, "move", base=1.0, move=2.0, prompt_width=len(prompt))
+    inside = []
+    for n in range(len(answer) + 1):  # as generate calls it: once per new token, the row growing each time
+        ids = torch.tensor([prompt + answer[:n]])
+        scores = processor(ids, torch.ones(1, 5))
+        inside.append(bool(scores[0, 0] == 0.5))
+    opened = tokenizer.decode(answer).index("<move>")
+    flags = [len(tokenizer.decode(answer[:n])) > opened and "</move>" not in tokenizer.decode(answer[:n])
+             for n in range(len(answer) + 1)]  # fmt: skip
+    assert inside == flags and any(inside) and not inside[-1]
+
+
+def test_sampling_with_a_move_temperature_keeps_the_answer_format(tiny):
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"])
+    context = ChatFormatter(tokenizer).prompt_ids(
+        [{"role": "user", "content": "0 1 2\n3 4 5\n6 7 8\nYou play X. Legal moves: 0 1 2 3 4 5 6 7 8"}]
+    )
+    out = backend.generate([context] * 3, max_new_tokens=8, temperature=1.0, top_p=1.0, seed=0, move_temperature=3.0)
+    again = backend.generate([context] * 3, max_new_tokens=8, temperature=1.0, top_p=1.0, seed=0, move_temperature=3.0)
+    assert out == again and all(0 < len(ids) <= 8 for ids, _ in out)  # seeded, and within the budget
