@@ -2,8 +2,9 @@
 
     python benchmarks/report.py [--results benchmarks/results] [--out BENCHMARKS.md]
 
-Reads bench_core.json and bench_peers.json (either may be missing: its sections say how to produce it) and, if
-present, bench_train.json (training step time split by phase; written by the training benchmark, still to come).
+Reads bench_core.json, bench_peers.json, bench_train.json and bench_learning.json; any may be missing, and its
+sections then say how to produce it. With `--keep`, the rows and sections of a missing result are kept as the
+existing output file has them, so one benchmark rerun on its own updates its part and nothing else.
 """
 
 from __future__ import annotations
@@ -14,11 +15,24 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("bench_core", "bench_peers", "bench_train")
+SOURCES = ("bench_core", "bench_peers", "bench_train", "bench_learning")
 COMMANDS = {
     "bench_core": "python benchmarks/bench_core.py",
     "bench_peers": "pip install -e '.[bench,solver]' && python benchmarks/bench_peers.py",
     "bench_train": "python benchmarks/bench_train.py [--model.name_or_path <warmed-up model>]",
+    "bench_learning": "python benchmarks/bench_learning.py [--seeds 0 1]",
+}
+# The sections each result fills; with --keep, a missing result's sections come from the existing file.
+SECTIONS = {
+    "bench_peers": (
+        "## Text env against peers: random-vs-random games per second",
+        "## Solving tic-tac-toe from the empty board",
+        "## Connect-four move time on the same positions",
+        "## Peers measured",
+    ),
+    "bench_core": ("## Our own speed (bench_core)",),
+    "bench_train": ("## Training step time split by phase",),
+    "bench_learning": ("## Learning: the main job's recipe over seeds",),
 }
 # Issue targets. Each is judged from one JSON; None where that JSON is missing.
 PERFECT_TTT_MOVE_US = 50.0
@@ -74,6 +88,7 @@ def render(results: dict[str, dict[str, Any] | None]) -> str:
         *_connect_four_section(peers),
         *_core_section(core),
         *_train_section(train),
+        *_learning_section(results.get("bench_learning")),
         *_peers_list(peers),
     ]
     return "\n".join(lines).rstrip() + "\n"
@@ -284,6 +299,74 @@ def _train_section(train: dict | None) -> list[str]:
     return [*lines, ""]
 
 
+def _learning_section(learning: dict | None) -> list[str]:
+    lines = ["## Learning: the main job's recipe over seeds", ""]
+    if learning is None:
+        return [*lines, f"Not measured: run `{COMMANDS['bench_learning']}`.", ""]
+    extra = " ".join(learning.get("overrides") or []) or "none"
+    lines += [
+        f"`{learning['config']}` (overrides: {extra}), one run per seed: greedy scores after GRPO, and the GRPO",
+        f"minutes (evaluations excluded) until the score vs `random` first reached 0.8 and 0.9 on {learning['games']}",
+        f"games evaluated every {learning['every']} steps (`-`: never).",
+        "",
+        "| seed | vs random W/D/L | vs random score [95% CI] | vs perfect W/D/L | vs perfect score [95% CI] "
+        "| invalid (max over tiers) | min to 0.8 / 0.9 | job min |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in learning["runs"]:
+        cells = []
+        for tier in ("random", "perfect"):
+            t = run["final"][tier]
+            lo, hi = t["score_ci"]
+            cells += [f"{t['wins']}/{t['draws']}/{t['losses']}", f"{t['score']:.2f} [{lo:.2f}, {hi:.2f}]"]
+        invalid = max(t["invalid_move_rate"] for t in run["final"].values())
+        reach = " / ".join("-" if m is None else f"{m:.1f}" for m in run["minutes_to"].values())
+        lines.append(f"| {run['seed']} | {' | '.join(cells)} | {invalid:.1%} | {reach} | {run['wall_s'] / 60:.1f} |")
+    return [*lines, "", "Curves: `benchmarks/results/bench_learning.png`.", ""]
+
+
+def keep_missing(rendered: str, previous: str, results: dict[str, dict[str, Any] | None]) -> str:
+    """`rendered` with the machine row, target rows and sections of every missing result taken from `previous`."""
+    missing = [name for name in SOURCES if results.get(name) is None]
+    old_lines = previous.splitlines()
+    out = []
+    for line in rendered.splitlines():
+        for name in missing:
+            if line.startswith(f"| {name}.json"):
+                line = next((old for old in old_lines if old.startswith(f"| {name}.json")), line)
+        out.append(line)
+    for name in missing:  # target rows: the k-th row of a source is the k-th row of that source before
+        new_rows = [i for i, line in enumerate(out) if line.startswith("| ") and line.endswith(f"| {name} |")]
+        old_rows = [line for line in old_lines if line.startswith("| ") and line.endswith(f"| {name} |")]
+        if len(new_rows) == len(old_rows):
+            for i, old in zip(new_rows, old_rows, strict=True):
+                out[i] = old
+    text = "\n".join(out) + "\n"
+    old_headings = [line for line in old_lines if line.startswith("## ")]
+    for name in missing:
+        for heading in SECTIONS[name]:
+            old_section, new_section = _section(previous, heading), _section(text, heading)
+            if not old_section:
+                continue
+            if new_section:
+                text = text.replace(new_section, old_section)
+                continue
+            later = old_headings[old_headings.index(heading) + 1 :]
+            anchor = next((h for h in later if _section(text, h)), None)
+            at = text.find(anchor + "\n") if anchor else len(text)
+            text = text[:at] + old_section + text[at:]
+    return text
+
+
+def _section(text: str, heading: str) -> str:
+    """The text from `heading` to the next `## ` heading (or the end)."""
+    start = text.find(heading + "\n")
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end + 1 if end >= 0 else len(text)]
+
+
 def _peers_list(peers: dict | None) -> list[str]:
     info = (peers or {}).get("peers")
     if not info:
@@ -307,8 +390,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--keep", action="store_true", help="keep the output's parts of results not present")
     args = parser.parse_args(argv)
-    args.out.write_text(render(load(args.results)))
+    results = load(args.results)
+    text = render(results)
+    if args.keep and args.out.exists():
+        text = keep_missing(text, args.out.read_text(), results)
+    args.out.write_text(text)
     print(f"wrote {args.out}")
 
 

@@ -57,3 +57,18 @@ def test_report_without_optional_results(report, tmp_path: Path) -> None:
 def test_report_with_no_results(report, tmp_path: Path) -> None:
     text = report.render(report.load(tmp_path))
     assert text.count("not measured") == 6
+
+
+def test_keep_mode_updates_one_result_and_keeps_the_rest(report, tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    report.main(["--results", str(FIXTURES), "--out", str(out)])
+    full = out.read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report.main(["--results", str(empty), "--out", str(out), "--keep"])
+    assert out.read_text() == full  # nothing measured anew: every row and section kept as it was
+    only_core = tmp_path / "core"
+    only_core.mkdir()
+    shutil.copy(FIXTURES / "bench_core.json", only_core / "bench_core.json")
+    report.main(["--results", str(only_core), "--out", str(out)])
+    assert "Not measured: run `python benchmarks/bench_train.py`" in out.read_text()  # without --keep, say so
