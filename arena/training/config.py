@@ -66,8 +66,10 @@ class WarmupSection(_Section):
     batch_size: int = Field(32, ge=1, description="Examples per warm-up step.")
     learning_rate: float = Field(1e-3, gt=0, description="Warm-up learning rate.")
     games: int = Field(800, ge=1, description="Synthetic random-move games generated as warm-up data.")
-    think: Literal["side", "legal_moves"] = Field(
-        "side", description="Templated reasoning: 'side' ('You play X.') or 'legal_moves' (lists them)."
+    think: Literal["side", "legal_moves", "empty"] = Field(
+        "side",
+        description="Templated reasoning: 'side' ('You play X.'), 'legal_moves' (lists them) or 'empty' (an empty "
+        "think block: the shortest well-formed answer, so the fastest to generate).",
     )
 
 
@@ -97,6 +99,12 @@ class GRPOSection(_Section):
         description="turn rollouts: a member's outcome is the mean over the group's members that played the same "
         "legal move (less play-out noise in the advantage; the prompt is the position alone, so an answer's value "
         "depends on its move only). Ignored by game rollouts.",
+    )
+    distinct_moves: bool = Field(
+        False,
+        description="turn rollouts: the members of a group try distinct legal moves, drawn from the policy without "
+        "replacement until every legal move is tried, so groups keep comparing moves after the policy has settled "
+        "(the update then weighs moves by their play-outs, not by the policy's odds). transformers generation only.",
     )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group",
@@ -252,6 +260,16 @@ class TrainConfig(_Section):
             raise ValueError(
                 "exploration.move_temperature needs transformers generation; vLLM samples every token at one "
                 "temperature: unset it or set grpo.use_vllm false"
+            )
+        if self.grpo.use_vllm and self.grpo.distinct_moves:
+            raise ValueError(
+                "grpo.distinct_moves needs transformers generation (it steers each answer's move as it is sampled): "
+                "unset it or set grpo.use_vllm false"
+            )
+        if self.grpo.distinct_moves and self.grpo.rollout != "turn":
+            raise ValueError(
+                "grpo.distinct_moves applies to turn rollouts (a group answers one position): "
+                "set grpo.rollout turn or unset it"
             )
         if self.model.trust_remote_code and self.model.is_tiny:
             raise ValueError("model.trust_remote_code applies to hub models only; the tiny model has no remote code")

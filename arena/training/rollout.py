@@ -24,7 +24,8 @@ class Backend(Protocol):
     """Samples one completion per context: returns (token ids, per-token log-probabilities) for each.
 
     `move_temperature`, when given, is the temperature of the tokens inside the move tag (the rest of the
-    answer uses `temperature`); backends that cannot do this refuse it.
+    answer uses `temperature`); `distinct`, when given, makes the rows of a group choose distinct moves (see
+    `DistinctMoves`). Backends that cannot do these refuse them.
     """
 
     def generate(
@@ -36,7 +37,44 @@ class Backend(Protocol):
         top_p: float,
         seed: int,
         move_temperature: float | None = None,
+        distinct: DistinctMoves | None = None,
     ) -> list[tuple[list[int], list[float]]]: ...
+
+
+@dataclass(frozen=True)
+class DistinctMoves:
+    """Rows that share a group try distinct moves: `groups[i]` is row i's group, `legal[i]` its legal moves.
+
+    The first token of each row's move is drawn from the policy restricted to the legal moves its group has not
+    tried yet (sampling without replacement); once a group has tried every legal move, its rows sample freely.
+    """
+
+    groups: Sequence[int]
+    legal: Sequence[Sequence[int]]
+
+
+class _MoveReader:
+    """Follows each generated row's text and tells which rows are inside the move tag (and at its first token)."""
+
+    def __init__(self, tokenizer: Any, move_tag: str, prompt_width: int) -> None:
+        self.tokenizer, self.prompt_width = tokenizer, prompt_width
+        self.open_tag, self.close_tag = f"<{move_tag}>", f"</{move_tag}>"
+        self.texts: list[str] = []
+
+    def update(self, input_ids: Any) -> None:
+        if not self.texts:
+            self.texts = [""] * input_ids.shape[0]
+        if input_ids.shape[1] > self.prompt_width:  # the text of each row grows by its newest token
+            for i, tok in enumerate(input_ids[:, -1].tolist()):
+                self.texts[i] += self.tokenizer.decode([tok], skip_special_tokens=False)
+
+    def inside(self) -> list[bool]:
+        return [t.rfind(self.open_tag) > t.rfind(self.close_tag) for t in self.texts]
+
+    def at_move_start(self, i: int) -> bool:
+        t = self.texts[i]
+        at = t.rfind(self.open_tag)
+        return at > t.rfind(self.close_tag) and not t[at + len(self.open_tag) :].strip()
 
 
 def move_temperature_processor(tokenizer: Any, move_tag: str, base: float, move: float, prompt_width: int) -> Any:
@@ -46,27 +84,69 @@ def move_temperature_processor(tokenizer: Any, move_tag: str, base: float, move:
     a high temperature garbles into format errors."""
     from transformers import LogitsProcessor
 
-    open_tag, close_tag = f"<{move_tag}>", f"</{move_tag}>"
     factor = base / move
 
     class MoveTemperature(LogitsProcessor):
         def __init__(self) -> None:
-            self.texts: list[str] = []
+            self.reader = _MoveReader(tokenizer, move_tag, prompt_width)
 
         def __call__(self, input_ids: Any, scores: Any) -> Any:
-            generated = input_ids.shape[1] - prompt_width
-            if not self.texts:
-                self.texts = [""] * input_ids.shape[0]
-            if generated > 0:  # the text of each row grows by its newest token
-                for i, tok in enumerate(input_ids[:, -1].tolist()):
-                    self.texts[i] += tokenizer.decode([tok], skip_special_tokens=False)
-            inside = [t.rfind(open_tag) > t.rfind(close_tag) for t in self.texts]
-            if any(inside):
-                rows = [i for i, flag in enumerate(inside) if flag]
+            self.reader.update(input_ids)
+            rows = [i for i, flag in enumerate(self.reader.inside()) if flag]
+            if rows:
                 scores[rows] = scores[rows] * factor
             return scores
 
     return MoveTemperature()
+
+
+def distinct_moves_processor(
+    tokenizer: Any, move_tag: str, distinct: DistinctMoves, temperature: float, prompt_width: int
+) -> Any:
+    """A transformers logits processor that makes the rows of a group try distinct legal moves (`DistinctMoves`).
+
+    At a row's first token inside the move tag it draws that token itself, at `temperature` (the move's own), from
+    the policy restricted to the first tokens of the legal moves its group has not tried, and leaves only that
+    token possible. Rows are served in order, so two rows of a group that reach their move at the same step
+    still differ. A move whose number is several tokens is told apart by its first token only.
+    """
+    import torch
+    from transformers import LogitsProcessor
+
+    first_token = {}
+
+    def token_of(move: int) -> int:
+        if move not in first_token:
+            first_token[move] = tokenizer.encode(str(move), add_special_tokens=False)[0]
+        return first_token[move]
+
+    class Distinct(LogitsProcessor):
+        def __init__(self) -> None:
+            self.reader = _MoveReader(tokenizer, move_tag, prompt_width)
+            self.tried: dict[int, set[int]] = {}
+            self.done: set[int] = set()
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            self.reader.update(input_ids)
+            for i in range(scores.shape[0]):
+                if i in self.done or not self.reader.at_move_start(i):
+                    continue
+                self.done.add(i)
+                tried = self.tried.setdefault(distinct.groups[i], set())
+                untried = sorted({token_of(m) for m in distinct.legal[i]} - tried)
+                if not untried:
+                    continue  # every legal move tried: this row samples freely
+                logits = scores[i, untried].float()
+                if temperature > 0:
+                    pick = untried[int(torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1))]
+                else:
+                    pick = untried[int(logits.argmax())]
+                tried.add(pick)
+                scores[i] = float("-inf")
+                scores[i, pick] = 0.0
+            return scores
+
+    return Distinct()
 
 
 class TransformersBackend:
@@ -100,6 +180,7 @@ class TransformersBackend:
         top_p: float,
         seed: int,
         move_temperature: float | None = None,
+        distinct: DistinctMoves | None = None,
     ) -> list[tuple[list[int], list[float]]]:
         import torch
 
@@ -114,9 +195,23 @@ class TransformersBackend:
         # Greedy decoding unsets the sampling knobs so transformers does not warn about the model's defaults.
         kwargs: dict[str, Any] = {"do_sample": sample, "top_k": None}
         kwargs.update(temperature=temperature if sample else None, top_p=top_p if sample else None)
+        processors = []
         if sample and move_temperature is not None and move_temperature != temperature:
-            processor = move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
-            kwargs["logits_processor"] = [processor]
+            processors.append(
+                move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
+            )
+        if distinct is not None:
+            if len(distinct.groups) != len(contexts) or len(distinct.legal) != len(contexts):
+                raise ArenaError(f"distinct moves need a group and legal moves for each of the {len(contexts)} rows")
+            move_t = move_temperature if move_temperature is not None else temperature
+            # After the move temperature processor, which rescales the same scores: divide by the base only.
+            processors.append(
+                distinct_moves_processor(
+                    self.tokenizer, self.move_tag, distinct, move_t if not processors else temperature, width
+                )
+            )
+        if processors:
+            kwargs["logits_processor"] = processors
         was_training = self.model.training
         self.model.eval()
         devices = [device.index or 0] if device.type == "cuda" else []
@@ -361,6 +456,7 @@ class GameRunner:
         move_temperature: float | None = None,
         continuation_temperature: float | None = None,
         pool_same_move: bool = False,
+        distinct_moves: bool = False,
     ) -> list[Episode]:
         """Turn-level GRPO: every group answers ONE position `group_size` times, each answer is played out.
 
@@ -374,7 +470,10 @@ class GameRunner:
         play-out turns at `continuation_temperature` (None: the same sampling; 0: greedy). With `pool_same_move`
         a member's outcome is the mean outcome of the group's members that played the same legal move: the
         prompt holds the current position only, so an answer's expected outcome depends on its move alone, and
-        the mean is the same estimate with less play-out noise.
+        the mean is the same estimate with less play-out noise. With `distinct_moves` the members of a group try
+        distinct legal moves, drawn from the policy without replacement (`DistinctMoves`), so a group compares
+        moves even when the policy has settled on one; the update then weighs moves by how they played out rather
+        than by how often the policy picks them, which is no longer the plain policy gradient.
         """
         stats = RolloutStats(games=len(options) * group_size)
         rng = np.random.default_rng(seed)
@@ -404,9 +503,13 @@ class GameRunner:
                 episodes[i].prompt_ids if first[i] else self.chat.prompt_ids(infos[i]["messages"]) for i in active
             ]
             # Every game is at its first answer in the first call and past it in every later one.
-            sampling = _sampling(temperature, move_temperature)
+            sampling: dict[str, Any] = _sampling(temperature, move_temperature)
             if not first[active[0]] and continuation_temperature is not None:
                 sampling = _sampling(continuation_temperature, None)
+            if first[active[0]] and distinct_moves:
+                sampling["distinct"] = DistinctMoves(
+                    groups=[i // group_size for i in active], legal=[infos[i]["legal_moves"] for i in active]
+                )
             outs = backend.generate(
                 contexts, max_new_tokens=max_new_tokens, top_p=top_p, seed=int(rng.integers(2**31)), **sampling
             )

@@ -111,6 +111,7 @@ class ArenaRollout:
                 move_temperature=self.config.exploration.move_temperature,
                 continuation_temperature=g.continuation_temperature,
                 pool_same_move=g.pool_same_move,
+                distinct_moves=g.distinct_moves,
             )
         else:
             episodes = self.runner.play(
@@ -214,9 +215,11 @@ class VLLMBackend:
         trainer.vllm_generation.temperature = temperature
         self.stop_ids: tuple[int, ...] = ()
 
-    def generate(self, contexts, *, max_new_tokens, temperature, top_p, seed, move_temperature=None):  # noqa: ANN001 - Backend protocol
+    def generate(self, contexts, *, max_new_tokens, temperature, top_p, seed, move_temperature=None, distinct=None):  # noqa: ANN001 - Backend protocol
         if move_temperature is not None and move_temperature != temperature:
             raise ArenaError("vLLM generation samples every token at one temperature; unset move_temperature")
+        if distinct is not None:
+            raise ArenaError("vLLM generation cannot make a group's answers try distinct moves; unset distinct_moves")
         gen = self.trainer.vllm_generation
         gen.max_completion_length = max_new_tokens
         gen.temperature, gen.top_p = temperature, top_p

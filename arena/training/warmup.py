@@ -21,8 +21,10 @@ from .rollout import ChatFormatter
 def think_text(style: str, legal_moves: list[int], symbol: str) -> str:
     """The templated reasoning of the warm-up; nothing in it hints at a good move.
 
-    'side' names the side to move ("You play X."); 'legal_moves' lists the legal moves.
+    'side' names the side to move ("You play X."); 'legal_moves' lists the legal moves; 'empty' is nothing.
     """
+    if style == "empty":
+        return ""
     if style == "legal_moves":
         return " ".join(str(m) for m in legal_moves)
     return f"You play {symbol}."

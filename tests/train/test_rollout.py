@@ -294,3 +294,88 @@ def test_sampling_with_a_move_temperature_keeps_the_answer_format(tiny):
     out = backend.generate([context] * 3, max_new_tokens=8, temperature=1.0, top_p=1.0, seed=0, move_temperature=3.0)
     again = backend.generate([context] * 3, max_new_tokens=8, temperature=1.0, top_p=1.0, seed=0, move_temperature=3.0)
     assert out == again and all(0 < len(ids) <= 8 for ids, _ in out)  # seeded, and within the budget
+
+
+def test_distinct_moves_give_each_group_distinct_legal_moves_drawn_from_the_policy(tiny):
+    import torch
+
+    from arena.training.rollout import DistinctMoves, distinct_moves_processor
+
+    _, tokenizer = tiny
+    prompt = tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
+    prefix = tokenizer.encode("<think>You play X.</think>\n<move>", add_special_tokens=False)
+    digit = {m: tokenizer.convert_tokens_to_ids(str(m)) for m in range(9)}
+    # Group 0 (rows 0-3) has three legal moves, so its fourth row samples freely; group 1 (rows 4-5) has two.
+    distinct = DistinctMoves(groups=[0, 0, 0, 0, 1, 1], legal=[[0, 4, 8]] * 4 + [[2, 5]] * 2)
+    picks = []
+    for seed in range(20):
+        torch.manual_seed(seed)
+        processor = distinct_moves_processor(tokenizer, "move", distinct, temperature=1.0, prompt_width=len(prompt))
+        for n in range(len(prefix) + 1):  # as generate calls it: once per new token
+            scores = torch.zeros(6, len(tokenizer))
+            scores[:, digit[4]] = 5.0  # the policy much prefers 4
+            out = processor(torch.tensor([prompt + prefix[:n]] * 6), scores)
+            if n < len(prefix):
+                assert torch.equal(out[:, digit[4]], torch.full((6,), 5.0))  # before the move: untouched
+        allowed = [(row > float("-inf")).nonzero().flatten().tolist() for row in out]
+        assert all(len(a) == 1 for a in allowed[:3] + allowed[4:]) and len(allowed[3]) == len(tokenizer)
+        picks.append([a[0] for a in allowed[:3] + allowed[4:]])
+        assert sorted(picks[-1][:3]) == sorted(digit[m] for m in (0, 4, 8))
+        assert sorted(picks[-1][3:]) == sorted(digit[m] for m in (2, 5))
+    # Without replacement from the policy: the first row of group 0 takes the likely move almost always.
+    assert sum(p[0] == digit[4] for p in picks) >= 18 and len({tuple(p) for p in picks}) > 1
+
+
+def test_turn_rollouts_ask_for_distinct_moves_on_the_answers_trained_only(tiny):
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+
+    class Recording(ScriptedBackend):
+        def generate(self, contexts, distinct=None, **kwargs):
+            self.seen = [*getattr(self, "seen", []), distinct]
+            return super().generate(contexts, **kwargs)
+
+    backend = Recording(tokenizer)
+    options = [{"opponent": "random", "agent_seat": "first", "opponent_seed": s, "start": [4, 0]} for s in (1, 2)]
+    runner.play_decisions(
+        backend, options, 3, seed=0, max_new_tokens=32, temperature=1.0, max_prefix_plies=0, distinct_moves=True
+    )
+    first = backend.seen[0]
+    assert list(first.groups) == [0, 0, 0, 1, 1, 1]
+    assert [list(m) for m in first.legal] == [[1, 2, 3, 5, 6, 7, 8]] * 6
+    assert len(backend.seen) > 1 and all(d is None for d in backend.seen[1:])
+
+
+def test_distinct_moves_need_turn_rollouts_and_transformers_generation():
+    from arena.errors import ArenaError
+    from arena.training.trainer import VLLMBackend
+
+    with pytest.raises(ArenaError, match="distinct_moves applies to turn rollouts"):
+        load_train_config(None, ["--grpo.rollout", "game", "--grpo.distinct_moves", "true"])
+    backend = VLLMBackend(SimpleNamespace(vllm_generation=SimpleNamespace(temperature=1.0)), temperature=1.0)
+    with pytest.raises(ArenaError, match="cannot make a group's answers try distinct moves"):
+        backend.generate([[1]], max_new_tokens=2, temperature=1.0, top_p=1.0, seed=0, distinct=object())
+
+
+@pytest.mark.parametrize(
+    ("style", "think"), [("side", "You play X."), ("legal_moves", "0 1 2 3 4 5 6 7 8"), ("empty", "")]
+)
+def test_warm_up_answers_are_well_formed_random_legal_moves_in_each_think_style(tiny, style, think):
+    from arena.env import EnvConfig
+    from arena.text import parse_answer
+    from arena.training.warmup import warmup_examples
+
+    _, tokenizer = tiny
+    config = EnvConfig()
+    rows = warmup_examples("tictactoe", config, tokenizer, games=6, seed=0, think=style, per_turn=True)
+    moves = set()
+    for row in rows:
+        answer_ids = [t for t, m in zip(row["input_ids"], row["completion_mask"], strict=True) if m]
+        answer = tokenizer.decode(answer_ids, skip_special_tokens=True)
+        parsed = parse_answer(answer, config.answer)
+        assert parsed.format_ok and parsed.move is not None
+        moves.add(parsed.move)
+    first = tokenizer.decode([t for t, m in zip(rows[0]["input_ids"], rows[0]["completion_mask"], strict=True) if m])
+    assert first.startswith(f"<think>{think}</think>")  # X opens the first game, on an empty board
+    assert len(moves) > 3  # random moves, not one favourite
