@@ -45,8 +45,10 @@ class Backend(Protocol):
 class DistinctMoves:
     """Rows that share a group try distinct moves: `groups[i]` is row i's group, `legal[i]` its legal moves.
 
-    The first token of each row's move is drawn from the policy restricted to the legal moves its group has not
-    tried yet (sampling without replacement); once a group has tried every legal move, its rows sample freely.
+    The first row of a group to reach its move samples it from the policy as usual, so the policy's own choice,
+    an illegal one included, is always tried and scored. Each later row draws its move's first token from the
+    policy restricted to the legal moves its group has not tried yet (sampling without replacement); once a
+    group has tried every legal move, its rows sample freely.
     """
 
     groups: Sequence[int]
@@ -105,10 +107,11 @@ def distinct_moves_processor(
 ) -> Any:
     """A transformers logits processor that makes the rows of a group try distinct legal moves (`DistinctMoves`).
 
-    At a row's first token inside the move tag it draws that token itself, at `temperature` (the move's own), from
-    the policy restricted to the first tokens of the legal moves its group has not tried, and leaves only that
-    token possible. Rows are served in order, so two rows of a group that reach their move at the same step
-    still differ. A move whose number is several tokens is told apart by its first token only.
+    At a row's first token inside the move tag it draws that token itself, at `temperature` (the move's own): from
+    the whole policy for the group's first row, from the first tokens of the legal moves the group has not tried
+    for the others; then it leaves only that token possible. Rows are served in order, so two rows of a group
+    that reach their move at the same step still differ. A move whose number is several tokens is told apart by
+    its first token only; nucleus sampling (top-p) does not apply to these draws.
     """
     import torch
     from transformers import LogitsProcessor
@@ -132,15 +135,18 @@ def distinct_moves_processor(
                 if i in self.done or not self.reader.at_move_start(i):
                     continue
                 self.done.add(i)
+                first = distinct.groups[i] not in self.tried
                 tried = self.tried.setdefault(distinct.groups[i], set())
-                untried = sorted({token_of(m) for m in distinct.legal[i]} - tried)
-                if not untried:
+                candidates = (
+                    list(range(scores.shape[1])) if first else sorted({token_of(m) for m in distinct.legal[i]} - tried)
+                )
+                if not candidates:
                     continue  # every legal move tried: this row samples freely
-                logits = scores[i, untried].float()
+                logits = scores[i, candidates].float()
                 if temperature > 0:
-                    pick = untried[int(torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1))]
+                    pick = candidates[int(torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1))]
                 else:
-                    pick = untried[int(logits.argmax())]
+                    pick = candidates[int(logits.argmax())]
                 tried.add(pick)
                 scores[i] = float("-inf")
                 scores[i, pick] = 0.0

@@ -72,3 +72,18 @@ def test_keep_mode_updates_one_result_and_keeps_the_rest(report, tmp_path: Path)
     shutil.copy(FIXTURES / "bench_core.json", only_core / "bench_core.json")
     report.main(["--results", str(only_core), "--out", str(out)])
     assert "Not measured: run `python benchmarks/bench_train.py`" in out.read_text()  # without --keep, say so
+
+
+def test_supervised_calibration_runs_and_scores_every_position(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "calib.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "calib_supervised.py"), "--steps", "2", "--every", "1",
+           "--batch", "8", "--layout", "lines", "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    result = json.loads(out.read_text())
+    assert result["positions"] == 4520  # every non-terminal tic-tac-toe position
+    assert [p["step"] for p in result["curve"]] == [1, 2]
+    assert all(0.0 <= p["accuracy"] <= 1.0 for p in result["curve"])

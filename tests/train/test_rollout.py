@@ -296,7 +296,7 @@ def test_sampling_with_a_move_temperature_keeps_the_answer_format(tiny):
     assert out == again and all(0 < len(ids) <= 8 for ids, _ in out)  # seeded, and within the budget
 
 
-def test_distinct_moves_give_each_group_distinct_legal_moves_drawn_from_the_policy(tiny):
+def test_distinct_moves_try_the_policys_choice_then_untried_legal_moves(tiny):
     import torch
 
     from arena.training.rollout import DistinctMoves, distinct_moves_processor
@@ -305,7 +305,8 @@ def test_distinct_moves_give_each_group_distinct_legal_moves_drawn_from_the_poli
     prompt = tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
     prefix = tokenizer.encode("<think>You play X.</think>\n<move>", add_special_tokens=False)
     digit = {m: tokenizer.convert_tokens_to_ids(str(m)) for m in range(9)}
-    # Group 0 (rows 0-3) has three legal moves, so its fourth row samples freely; group 1 (rows 4-5) has two.
+    # Group 0 (rows 0-3) has three legal moves, so its fourth row samples freely; group 1 (rows 4-5) has two,
+    # and the policy's favourite, 4, is illegal there.
     distinct = DistinctMoves(groups=[0, 0, 0, 0, 1, 1], legal=[[0, 4, 8]] * 4 + [[2, 5]] * 2)
     picks = []
     for seed in range(20):
@@ -313,17 +314,20 @@ def test_distinct_moves_give_each_group_distinct_legal_moves_drawn_from_the_poli
         processor = distinct_moves_processor(tokenizer, "move", distinct, temperature=1.0, prompt_width=len(prompt))
         for n in range(len(prefix) + 1):  # as generate calls it: once per new token
             scores = torch.zeros(6, len(tokenizer))
-            scores[:, digit[4]] = 5.0  # the policy much prefers 4
+            scores[:, digit[4]] = 10.0  # the policy much prefers 4
             out = processor(torch.tensor([prompt + prefix[:n]] * 6), scores)
             if n < len(prefix):
-                assert torch.equal(out[:, digit[4]], torch.full((6,), 5.0))  # before the move: untouched
+                assert torch.equal(out[:, digit[4]], torch.full((6,), 10.0))  # before the move: untouched
         allowed = [(row > float("-inf")).nonzero().flatten().tolist() for row in out]
         assert all(len(a) == 1 for a in allowed[:3] + allowed[4:]) and len(allowed[3]) == len(tokenizer)
         picks.append([a[0] for a in allowed[:3] + allowed[4:]])
-        assert sorted(picks[-1][:3]) == sorted(digit[m] for m in (0, 4, 8))
-        assert sorted(picks[-1][3:]) == sorted(digit[m] for m in (2, 5))
-    # Without replacement from the policy: the first row of group 0 takes the likely move almost always.
-    assert sum(p[0] == digit[4] for p in picks) >= 18 and len({tuple(p) for p in picks}) > 1
+    # The first row of each group samples the policy itself, so the favourite is tried even where it is illegal.
+    assert sum(p[0] == digit[4] for p in picks) >= 18 and sum(p[3] == digit[4] for p in picks) >= 18
+    for p in picks:
+        if p[0] == digit[4]:  # the others try the untried legal moves, without repeats
+            assert sorted(p[:3]) == sorted(digit[m] for m in (0, 4, 8))
+        assert p[4] in (digit[2], digit[5])
+    assert {p[4] for p in picks} == {digit[2], digit[5]}  # drawn, not fixed
 
 
 def test_turn_rollouts_ask_for_distinct_moves_on_the_answers_trained_only(tiny):
