@@ -273,8 +273,15 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
     def _opponent_moves(self) -> list[int]:
         """The opponent moves for as long as `to_move` says it is its turn (none, one, or several in a row)."""
-        moves = []
-        while not self.game.is_over(self._state) and self.game.to_move(self._state) != self.seat:
+        moves: list[int] = []
+        while not self.game.is_over(self._state):
+            if not self.game.legal_moves(self._state):
+                raise ArenaError(
+                    f"{self.game.name}: the position after moves {self.moves} is not over but has no legal moves; "
+                    "a player who cannot move must have a pass move or be skipped by to_move (see Game)"
+                )
+            if self.game.to_move(self._state) == self.seat:
+                break
             started = time.perf_counter()
             move = int(self.opponent.choose(self._state, self._opponent_rng))
             self.opponent_seconds += time.perf_counter() - started

@@ -5,16 +5,22 @@ force in tests/opponents/test_minimax.py."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
-from small_games import register_small_games, solve
+from small_games import ClaimBlocks, RowState, SmallOthello, register_small_games, solve
 
 from arena.cli import main, play_match
 from arena.env import TextGameEnv
+from arena.errors import ArenaError
 from arena.evaluation import evaluate
 from arena.evaluation.play import play_terminal
-from arena.games import DRAW, make_game
+from arena.evaluation.quality import MoveJudge
+from arena.games import DRAW, GameSpec, make_game, register_game, registry
+from arena.text import GridRenderer
 from arena.vector import TextGameVectorEnv
+from curricula.config import OpeningStart
+from curricula.starts import StartSampler
 
 NAMES = register_small_games()
 EXTRA_TURN_GAMES = ("test_claim_blocks", "test_small_othello")  # where a player can move twice in a row
@@ -160,9 +166,6 @@ def test_a_short_training_run(name, tmp_path):
 
 
 def test_an_extra_turn_that_sets_up_ones_own_win_is_not_a_missed_block():
-    from small_games import RowState, SmallOthello
-
-    from arena.evaluation.quality import MoveJudge
 
     game = SmallOthello()
     state = RowState((-1, 1, 0, -1, -1, 0, 0, 0, -1, -1, 0, 1), 1, None)
@@ -174,8 +177,6 @@ def test_an_extra_turn_that_sets_up_ones_own_win_is_not_a_missed_block():
 
 @pytest.mark.parametrize("seat", ["first", "second"])
 def test_openings_leave_the_agent_a_turn_where_the_opponent_moves_several_times(seat):
-    from curricula.config import OpeningStart
-    from curricula.starts import StartSampler
 
     # Deep openings of ClaimBlocks often leave the opponent a block to fill and then the last one: its turn
     # ends the game, so the sampler must look past the opponent's first move.
@@ -185,3 +186,22 @@ def test_openings_leave_the_agent_a_turn_where_the_opponent_moves_several_times(
     for _ in range(200):
         moves, got_seat = sampler.sample(rng, seat)
         env.reset(seed=0, options={"start": list(moves), "agent_seat": got_seat})  # raises if the agent gets no turn
+
+
+def test_a_stuck_position_is_a_clear_error():
+
+    class Stuck(ClaimBlocks):
+        """Breaks the contract: after two moves nobody can move, yet the game is not over."""
+
+        def legal_moves(self, state: RowState) -> tuple[int, ...]:
+            return () if sum(c != -1 for c in state.cells) >= 2 else super().legal_moves(state)
+
+    register_game(GameSpec("test_stuck", Stuck, GridRenderer, "arena-test/Stuck-v0"), replace=True)
+    try:
+        env = TextGameEnv("test_stuck", agent_seat="first")
+        env.reset(seed=0)
+        with pytest.raises(ArenaError, match=r"not over but has no legal moves; a player who cannot move"):
+            env.step(answer(0))
+    finally:  # a broken game must not reach tests that go over every registered game
+        registry._REGISTRY.pop("test_stuck")
+        gym.registry.pop("arena-test/Stuck-v0")
