@@ -1,8 +1,9 @@
 """Alpha-beta minimax with a transposition table, for any game, with randomized tie-breaking.
 
-The player to move is whoever `game.to_move` names, so turns need not alternate (passes, extra turns): a node
-maximises for player 0 and minimises for player 1, and values are kept from player 0's side throughout
-(`value` and `move_values` give them from the mover's side). A finished game is worth its `returns` for
+The player to move is whoever `game.to_move` names, so turns need not alternate (passes, extra turns): the
+search returns player 0's values, which a node maximises where player 0 moves and minimises where player 1
+does (one loop: it works in the mover's frame, as negamax does, and turns back). Table entries, `value` and
+`move_values` are from the side of the player to move. A finished game is worth its `returns` for
 player 0, never "a win for whoever moved last", so misere games and games decided by a score come out right.
 A result is proven once the game ends: `WIN` for a full win (returns +-1; a smaller return a smaller
 proven value, still above every heuristic value), pulled one step toward 0 per ply so that faster wins and

@@ -92,6 +92,14 @@ def test_perfect_samples_exactly_the_optimal_set(name):
     assert checked > 5  # many positions really had a choice to make
 
 
+@pytest.mark.parametrize("name", GAMES)
+def test_depth_limited_search_deep_enough_is_exact(name):
+    game = GAMES[name]
+    deep, perfect = Minimax(game, depth=game.info.max_game_length), Minimax(game)
+    for state in positions(name)[::7]:
+        assert deep.move_values(state) == perfect.move_values(state), state
+
+
 def test_tictactoe_every_opening_draws():
     assert make_opponent("perfect", TicTacToe()).best_moves(TicTacToe().initial_state()) == tuple(range(9))
 
