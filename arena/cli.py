@@ -69,7 +69,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     players = [make_opponent(args.tiers[0], game), make_opponent(args.tiers[-1], game)]
     state = game.initial_state()
-    console.print(f"[bold]{spec.name}[/bold]: {players[0].name} (X) vs {players[1].name} (O)")
+    seats = " vs ".join(f"{player.name} ({renderer.symbol(seat)})" for seat, player in enumerate(players))
+    console.print(f"[bold]{spec.name}[/bold]: {seats}")
     while not game.is_over(state):
         move = players[game.to_move(state)].choose(state, rng)
         state = game.apply(state, move)

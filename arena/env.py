@@ -59,6 +59,11 @@ class TextGameEnv(gymnasium.Env[str, str]):
     `<think>...</think>` and answers `<move>N</move>`; a scripted opponent replies inside the same `step()`.
     Any registered game works; `arena/TicTacToe-v0` and `arena/ConnectFour-v0` are built in.
 
+    Turns follow the game's `to_move`, which need not alternate: after the agent's move the opponent plays for
+    as long as it is the opponent's turn (several moves in a row where the rules give extra turns or make the
+    agent pass), and the agent is prompted again at once where the rules give it another turn. A prompt is
+    always for the agent's own side.
+
     ## Action
 
     Any string: the model's completion. It is read as `<think>...</think>` followed by `<move>N</move>`
@@ -75,6 +80,8 @@ class TextGameEnv(gymnasium.Env[str, str]):
         You play O. Legal moves: 0 1 2 3 5 6 7 8
 
     `info["messages"]` holds the chat form: a system prompt with the rules and answer format, then this text.
+    `info["legal_moves"]` lists the agent's legal moves; `info["opponent_moves"]` the opponent's moves since the
+    agent's last one (empty on an extra turn), `info["opponent_move"]` the last of them (None if none).
 
     ## Rewards
 
@@ -91,7 +98,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
     ## Starting State
 
     The empty board, or the position after `options["start"]` moves; if the opponent moves first, it has
-    already moved.
+    already moved (every move up to the agent's first turn).
 
     ## Episode End
 
@@ -175,16 +182,14 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self._retries = 0
         self._done = False
         self.result: str | None = None
-        opponent_move = None
-        if self.game.to_move(self._state) != self.seat:
-            opponent_move = self._opponent_moves()
-            if self.game.is_over(self._state):
-                raise ArenaError(
-                    f"start position {start} lets the opponent end the game before the agent moves; "
-                    "give a start where the agent gets a turn"
-                )
+        opponent_moves = self._opponent_moves()
+        if self.game.is_over(self._state):
+            raise ArenaError(
+                f"start position {start} lets the opponent end the game before the agent moves; "
+                "give a start where the agent gets a turn"
+            )
         prompt = self._prompt()
-        return prompt, self._info(prompt, opponent_move=opponent_move)
+        return prompt, self._info(prompt, opponent_moves=opponent_moves)
 
     def _opponent(self, value: Any) -> Any:
         from opponents import make_opponent, parse_opponent
@@ -216,7 +221,8 @@ class TextGameEnv(gymnasium.Env[str, str]):
             self.illegal_moves += 1
 
         feedback = None
-        agent_move = opponent_move = None
+        agent_move = None
+        opponent_moves: list[int] = []
         forfeit = False
         if move is None:
             self.invalid_reasons.append({"turn": self.agent_turns, "kind": kind, "reason": reason})
@@ -237,8 +243,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
             self._retries = 0
             self._state = next_state
             self.moves.append(int(agent_move))
-            if not self.game.is_over(self._state):
-                opponent_move = self._opponent_moves()
+            opponent_moves = self._opponent_moves()
 
         terminated = forfeit or self.game.is_over(self._state)
         truncated = (
@@ -257,7 +262,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
             reward = float(sum(components.values()))
         prompt = self._prompt(feedback)
         info = self._info(
-            prompt, agent_move=agent_move, opponent_move=opponent_move, parsed=parsed, kind=kind, reason=reason
+            prompt, agent_move=agent_move, opponent_moves=opponent_moves, parsed=parsed, kind=kind, reason=reason
         )
         info["forfeit"] = forfeit
         if components is not None:
@@ -266,13 +271,24 @@ class TextGameEnv(gymnasium.Env[str, str]):
             self.render()
         return prompt, reward, terminated, truncated, info
 
-    def _opponent_moves(self) -> int:
-        started = time.perf_counter()
-        move = int(self.opponent.choose(self._state, self._opponent_rng))
-        self.opponent_seconds += time.perf_counter() - started
-        self._state = self.game.apply(self._state, move)
-        self.moves.append(move)
-        return move
+    def _opponent_moves(self) -> list[int]:
+        """The opponent moves for as long as `to_move` says it is its turn (none, one, or several in a row)."""
+        moves: list[int] = []
+        while not self.game.is_over(self._state):
+            if not self.game.legal_moves(self._state):
+                raise ArenaError(
+                    f"{self.game.name}: the position after moves {self.moves} is not over but has no legal moves; "
+                    "a player who cannot move must have a pass move or be skipped by to_move (see Game)"
+                )
+            if self.game.to_move(self._state) == self.seat:
+                break
+            started = time.perf_counter()
+            move = int(self.opponent.choose(self._state, self._opponent_rng))
+            self.opponent_seconds += time.perf_counter() - started
+            self._state = self.game.apply(self._state, move)
+            self.moves.append(move)
+            moves.append(move)
+        return moves
 
     def _result(self) -> str:
         winner = self.game.winner(self._state)
@@ -322,9 +338,11 @@ class TextGameEnv(gymnasium.Env[str, str]):
                 invalid_reason=turn.get("reason"),
                 think=parsed.think,
             )
-        for key in ("agent_move", "opponent_move"):
-            if key in turn:
-                info[key] = turn[key]
+        if "agent_move" in turn:
+            info["agent_move"] = turn["agent_move"]
+        if "opponent_moves" in turn:
+            info["opponent_moves"] = turn["opponent_moves"]
+            info["opponent_move"] = turn["opponent_moves"][-1] if turn["opponent_moves"] else None
         return info
 
     def render(self) -> str | None:

@@ -351,7 +351,9 @@ class TextGameVectorEnv(VectorEnv):
     `TextGameEnv` would be with the same seat, opponent and config: the same prompt text, answer parsing,
     invalid-move handling, rewards and episode ends. Built-in games run on numpy boards whose prompt text is
     edited in place move by move; any other game registered through the `Game` protocol runs on its own states,
-    one game at a time (same results, Python speed).
+    one game at a time (same results, Python speed). Turns follow the game's `to_move` as in `TextGameEnv`: the
+    opponent plays every move of its turn, several in a row where the rules say so, and every prompt is for
+    the agent's own side.
 
     ## Action
 
@@ -385,8 +387,10 @@ class TextGameVectorEnv(VectorEnv):
     Finished games restart in the same step (`AutoresetMode.SAME_STEP`): the observation is then the new
     game's first prompt, and `info["final_obs"]` / `info["final_info"]` hold the finished game's last prompt
     ("... Game over. You won.") and its record (result, reward components, moves, counts, invalid reasons),
-    with masks `info["_final_obs"]` / `info["_final_info"]`. Every step's `info` also has `legal_mask`
-    (for the current prompts), `agent_move`, `opponent_move` (-1: none), `format_ok`, `invalid_kind`,
+    with masks `info["_final_obs"]` / `info["_final_info"]`. Every step's `info` also has `legal_moves`
+    (tuples, for the current prompts, as `TextGameEnv`'s `info["legal_moves"]`) and the same as a bool array
+    `legal_mask`, `agent_move`, `opponent_move` (-1: none; the last one where the opponent moved several
+    times in a row), `format_ok`, `invalid_kind`,
     `invalid_reason`, `forfeit` and `seat`.
 
     ## Arguments
@@ -458,6 +462,8 @@ class TextGameVectorEnv(VectorEnv):
         self._reasons: list[list[dict[str, Any]]] = [[] for _ in range(n)]
         self._history = np.zeros((n, self.game.info.max_game_length), dtype=np.int64)
         self._plies = np.zeros(n, dtype=np.int64)
+        self._move_bits = 1 << np.arange(min(self.game.info.num_moves, 63), dtype=np.int64)
+        self._legal_tuples: dict[int, tuple[int, ...]] = {}  # legal-move mask as bits -> the moves
         self._started = False
 
     def _batch_opponent(self, value: Any, cache: dict[str, Any]) -> BatchOpponent:
@@ -535,9 +541,8 @@ class TextGameVectorEnv(VectorEnv):
             forfeit[invalid] = True
         movers = np.flatnonzero(~forfeit)
         self._play(movers, agent_move[movers])
-        replying = movers[self.positions.result[movers] == ONGOING]
         opponent_move = np.full(self.num_envs, NO_MOVE, dtype=np.int64)
-        opponent_move[replying] = self._opponent_moves(replying)
+        opponent_move[movers] = self._opponent_turns(movers)
 
         terminated = forfeit | (self.positions.result != ONGOING)
         truncated = np.zeros(self.num_envs, dtype=bool)
@@ -579,6 +584,17 @@ class TextGameVectorEnv(VectorEnv):
         self._play(idx, moves)
         return moves
 
+    def _opponent_turns(self, idx: np.ndarray) -> np.ndarray:
+        """The opponent plays in games `idx` for as long as `to_move` says it is its turn (several moves in a row
+        where the rules say so); returns its last move in each game, NO_MOVE where it did not move."""
+        last = np.full(len(idx), NO_MOVE, dtype=np.int64)
+        positions = self.positions
+        while True:
+            waiting = np.flatnonzero((positions.result[idx] == ONGOING) & (positions.player[idx] != self.seat[idx]))
+            if not len(waiting):
+                return last
+            last[waiting] = self._opponent_moves(idx[waiting])
+
     def _start_games(self, idx: np.ndarray) -> None:
         self.positions.restart(idx)
         if self.default_seat == "random":
@@ -592,9 +608,8 @@ class TextGameVectorEnv(VectorEnv):
         self.invalid_moves[idx] = 0
         self._plies[idx] = 0
         self.opponent.start(self, idx)
-        first = idx[self.positions.player[idx] != self.seat[idx]]
-        self._opponent_moves(first)
-        if (self.positions.result[first] != ONGOING).any():
+        self._opponent_turns(idx)
+        if (self.positions.result[idx] != ONGOING).any():
             raise ArenaError(
                 "the opponent's first move ends the game before the agent moves; this game cannot be played"
             )
@@ -655,8 +670,31 @@ class TextGameVectorEnv(VectorEnv):
     def _observe(self, kinds: np.ndarray, reasons: np.ndarray) -> tuple[tuple[str, ...], dict[str, Any]]:
         """Every game's prompt and the per-step info, from one legal-move mask of the positions now."""
         legal = self.legal_mask()
-        info = {"legal_mask": legal, "seat": SEATS[self.seat], "invalid_kind": kinds, "invalid_reason": reasons}
+        info = {
+            "legal_moves": self._legal_moves(legal),
+            "legal_mask": legal,
+            "seat": SEATS[self.seat],
+            "invalid_kind": kinds,
+            "invalid_reason": reasons,
+        }
         return tuple(self.positions.prompts(self._all, legal)), _with_masks(info, self.num_envs)
+
+    def _legal_moves(self, legal: np.ndarray) -> np.ndarray:
+        """Each game's legal moves as a tuple (what `TextGameEnv` gives as `info["legal_moves"]`), one tuple per
+        distinct mask: games share the few masks a step has, so this costs a lookup, not a list per game."""
+        if legal.shape[1] > 62:  # masks no longer fit an int64 key
+            out = np.empty(len(legal), dtype=object)
+            out[:] = [tuple(np.flatnonzero(row).tolist()) for row in legal]
+            return out
+        keys = legal @ self._move_bits
+        distinct, first, where = np.unique(keys, return_index=True, return_inverse=True)
+        table = np.empty(len(distinct), dtype=object)
+        for k, (key, j) in enumerate(zip(distinct.tolist(), first.tolist(), strict=True)):
+            moves = self._legal_tuples.get(key)
+            if moves is None:
+                moves = self._legal_tuples[key] = tuple(np.flatnonzero(legal[j]).tolist())
+            table[k] = moves
+        return table[where.ravel()]
 
     def _all_none(self) -> np.ndarray:
         return np.full(self.num_envs, None, dtype=object)

@@ -158,12 +158,20 @@ class StartSampler:
             if game.is_over(state):
                 continue
             # The env refuses a start where the opponent, moving first, ends the game before the agent's turn.
-            if game.to_move(state) != _SEATS.index(seat) and any(
-                game.is_over(game.apply(state, m)) for m in game.legal_moves(state)
-            ):
+            if _opponent_can_end(game, state, _SEATS.index(seat)):
                 continue
             return moves
         raise CurriculumError(
             f"no playable opening {start.label!r} for seat {seat!r} in {start.max_tries} tries on {game.name}; "
             "use fewer plies or raise max_tries"
         )
+
+
+def _opponent_can_end(game: Game[Any], state: Any, seat: int) -> bool:
+    """Whether the player opposite `seat`, moving from `state` until `seat` is to move (several moves where the
+    rules give it extra turns), can end the game first."""
+    if game.is_over(state):
+        return True
+    if game.to_move(state) == seat:
+        return False
+    return any(_opponent_can_end(game, game.apply(state, m), seat) for m in game.legal_moves(state))

@@ -26,6 +26,7 @@ class BitBullyOpponent(Opponent):
     """Exact connect four play (6x7, four in a row), uniformly random among all optimal moves."""
 
     name = "perfect"
+    solver = "bitbully"  # how move-quality reports name it
 
     def __init__(self, game: Any, tie_break: str = "random") -> None:
         super().__init__(game)

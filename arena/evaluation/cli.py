@@ -59,6 +59,13 @@ def add_eval_parser(sub: Any) -> None:
         "multi-turn chat (game: how training plays; use it for models trained here)",
     )
     p.add_argument("--no-move-quality", action="store_true", help="skip judging moves against the solved game")
+    p.add_argument(
+        "--move-quality-max-moves",
+        type=int,
+        default=16,
+        help="judge blunders by exact minimax for games of at most this many moves (longer games need a solver "
+        "of their own; the report says when judging is off and why)",
+    )
     p.add_argument("--probes", action="store_true", help="also run memorisation, unseen-start and diversity probes")
     p.add_argument("--probe-games", type=int, default=50, help="games per probe group")
     p.add_argument("--probe-tier", default="depth-2", help="opponent of the unseen-start probe")
@@ -69,7 +76,8 @@ def add_eval_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="TIER=RATING",
-        help="rating anchor for the Elo fit (repeatable); overrides the documented default table",
+        help="rating anchor for the Elo fit (repeatable); adds to or overrides the default: the documented table "
+        "for built-in games, random=0 for any other",
     )
     g = p.add_argument_group("model players")
     g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
@@ -115,6 +123,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             answer_mode=args.answer_mode,
             context=args.context,
             move_quality=not args.no_move_quality,
+            move_quality_max_moves=args.move_quality_max_moves,
             probes=args.probes,
             probe_games=args.probe_games,
             probe_tier=args.probe_tier,
@@ -144,6 +153,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     finally:
         player.close()
     console.print(report.table())
+    if report.solver_note:
+        console.print(report.solver_note)
     if report.probes:
         m, s, d = (report.probes[k] for k in ("memorisation", "unseen_starts", "diversity"))
         console.print(

@@ -25,26 +25,43 @@ def _sign(value: int) -> int:
 
 
 class MoveJudge:
-    """Judges moves of one game. Exact values come from minimax for small games (tic-tac-toe) and from the
-    bitbully solver for standard connect four when the solver extra is installed; otherwise only the rule-based
-    checks (missed wins, missed blocks) run."""
+    """Judges moves of one game. Exact values come from the game's `perfect` tier where it can score every
+    move: exact minimax for games of at most `exact_max_length` moves (`perfect` without a solver of its own),
+    the bitbully solver for standard connect four when the solver extra is installed, or a game's own solver
+    with a `move_values(state)` method. Otherwise only the rule-based checks (missed wins, missed blocks) run,
+    and `note` says why exact judging is off."""
 
     def __init__(self, game: Game[Any], exact_max_length: int = 16) -> None:
+        from opponents import make_opponent
+
         self.game = game
         self._values: Any = None
-        self.solver = "none"
-        if game.info.max_game_length <= exact_max_length:
-            from opponents.minimax import Minimax
+        self.solver, self.note = "none", ""
+        try:
+            perfect = make_opponent("perfect", game)
+        except ImportError as exc:  # MissingExtraError is an ImportError: a solver extra is optional
+            self.note = f"exact move judging is off: the perfect tier needs an extra ({exc})"
+            return
+        from opponents.minimax import Minimax
 
-            minimax = Minimax(game, depth=None)
-            self._values, self.solver = minimax.move_values, "minimax"
-        elif game.name == "connect_four":
-            try:
-                from opponents.solver import BitBullyOpponent
-
-                self._values, self.solver = BitBullyOpponent(game).move_scores, "bitbully"
-            except ImportError:  # MissingExtraError is an ImportError: the solver extra is optional
-                pass
+        if isinstance(perfect, Minimax):
+            if game.info.max_game_length > exact_max_length:
+                self.note = (
+                    f"exact move judging is off: {game.name} runs up to {game.info.max_game_length} moves and exact "
+                    f"minimax is used only up to {exact_max_length} (raise move_quality_max_moves, or give the "
+                    "game a solver through GameSpec(perfect=...))"
+                )
+                return
+            self._values, self.solver = perfect.move_values, "minimax"
+        elif callable(getattr(perfect, "move_scores", None)):
+            self._values, self.solver = perfect.move_scores, getattr(perfect, "solver", type(perfect).__name__)
+        elif callable(getattr(perfect, "move_values", None)):
+            self._values, self.solver = perfect.move_values, getattr(perfect, "solver", type(perfect).__name__)
+        else:
+            self.note = (
+                f"exact move judging is off: {game.name}'s perfect tier ({type(perfect).__name__}) has no "
+                "move_values(state) method to score every move"
+            )
 
     def _wins_now(self, state: Any) -> list[int]:
         mover = self.game.to_move(state)
@@ -57,9 +74,11 @@ class MoveJudge:
         missed_win = win_chance and move not in wins
         allows: dict[int, bool] = {}
         if not win_chance:
+            mover = game.to_move(state)
             for m in game.legal_moves(state):
                 after = game.apply(state, m)
-                allows[m] = not game.is_over(after) and bool(self._wins_now(after))
+                # Only a move that hands the turn over can let the opponent win at once (not an extra turn).
+                allows[m] = not game.is_over(after) and game.to_move(after) != mover and bool(self._wins_now(after))
         block_chance = bool(allows) and any(allows.values()) and not all(allows.values())
         missed_block = block_chance and allows[move]
         blunder = None

@@ -53,12 +53,22 @@ class EvalConfig(BaseModel):
         "as a multi-turn chat (how training plays, so use it to evaluate a model trained here).",
     )
     move_quality: bool = Field(True, description="Judge every move against the solved game (blunders, misses).")
+    move_quality_max_moves: int = Field(
+        16,
+        ge=1,
+        description="Judge blunders by exact minimax for games of at most this many moves (the game's "
+        "max_game_length); a longer game is judged only by a solver of its own (GameSpec(perfect=...), bitbully "
+        "for connect four), else its blunder rate is null and the report's move_quality_note says why. "
+        "Ignored without move_quality.",
+    )
     probes: bool = Field(False, description="Also run the probes: memorisation gap, unseen starts, move entropy.")
     probe_games: int = Field(50, ge=2, description="Games per probe group.")
     probe_tier: str = Field("depth-2", description="Opponent for the unseen-start-position probe.")
     start_plies: int = Field(2, ge=1, le=8, description="Random moves played before an unseen-start probe game.")
     anchors: dict[str, float] | None = Field(
-        None, description="Ratings of tiers used as anchors for the Elo fit (default: the documented table)."
+        None,
+        description="Ratings of tiers used as anchors for the Elo fit, added to (or overriding) the default: the "
+        "documented table for built-in games, random=0 for any other game.",
     )
 
     @model_validator(mode="after")
@@ -200,6 +210,7 @@ class EvalReport:
     games: list[GameRecord]
     elapsed_s: float
     solver: str
+    solver_note: str = ""
 
     def tier(self, name: str) -> dict[str, Any]:
         for entry in self.tiers:
@@ -215,6 +226,7 @@ class EvalReport:
             "games_per_tier": self.config.games_per_tier,
             "config": self.config.model_dump(mode="json"),
             "move_quality_solver": self.solver,
+            "move_quality_note": self.solver_note,
             "tiers": self.tiers,
             "rating": self.rating,
             "probes": self.probes,
@@ -459,7 +471,7 @@ def evaluate(
     elif isinstance(player, str):
         options = {"batch_size": config.batch_size, **(player_options or {})}
         player = make_player(player, rules, answer=AnswerFormat(mode=config.answer_mode), **options)
-    judge = MoveJudge(rules) if config.move_quality else None
+    judge = MoveJudge(rules, exact_max_length=config.move_quality_max_moves) if config.move_quality else None
 
     jobs: list[_Job] = []
     for tier in config.tiers:
@@ -504,11 +516,13 @@ def evaluate(
         games=[r for t in config.tiers for r in by_group.get(t, [])],
         elapsed_s=elapsed,
         solver=judge.solver if judge is not None else "off",
+        solver_note=judge.note if judge is not None else "",
     )
 
 
 def _rating(config: EvalConfig, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    anchors = dict(DEFAULT_ANCHORS.get(config.game, {}))
+    # A game without a calibrated table is rated against `random` at 0, the zero of every table.
+    anchors = dict(DEFAULT_ANCHORS.get(config.game, {"random": 0.0}))
     anchors.update(config.anchors or {})
     used = {t["tier"]: anchors[t["tier"]] for t in entries if t["tier"] in anchors and t["games"]}
     out: dict[str, Any] = {"anchors": used, "unanchored_tiers": [t["tier"] for t in entries if t["tier"] not in used]}

@@ -20,17 +20,25 @@ class GameInfo:
     """Fixed facts about a game, declared up front (as OpenSpiel does)."""
 
     name: str
-    num_players: int
-    max_game_length: int
+    num_players: int  # always 2
+    max_game_length: int  # the most moves a game can take (turn skips are not moves; explicit pass moves are)
     num_moves: int  # moves are the integers 0 .. num_moves - 1
 
 
 class Game(ABC, Generic[State]):
-    """Rules of a two-player, zero-sum, perfect-information game with moves numbered 0..num_moves-1.
+    """Rules of a finite, deterministic, two-player, zero-sum, perfect-information game with moves numbered
+    0..num_moves-1.
 
     States are immutable values. Players are 0 (moves first) and 1. Subclasses implement the abstract
-    methods; `heuristic` and `symmetries` are optional and enable depth-limited search and symmetry-aware
-    tooling. Rendering a state as text and parsing a move from text live in `arena.text`, not here.
+    methods; `returns`, `heuristic`, `ordered_moves` and `symmetries` are optional. Rendering a state as text
+    and parsing a move from text live in `arena.text`, not here.
+
+    What arena assumes, and no more: the player to move is whatever `to_move` says (turns need not
+    alternate: a player who cannot move may pass through a move of the game's own or have `to_move` skip
+    them, and a move may earn another turn); a finished game's value for each player comes from `winner`
+    and `returns` (the last mover may lose: misere games, games decided by a score). The env, vector env,
+    every opponent tier, move quality, evaluation, rollouts and `arena play` follow this contract.
+    A game is rebuilt from `_init_args()` when pickled, so constructor arguments must fully describe it.
     """
 
     info: GameInfo
@@ -45,23 +53,35 @@ class Game(ABC, Generic[State]):
 
     @abstractmethod
     def to_move(self, state: State) -> int:
-        """The player (0 or 1) whose turn it is."""
+        """The player (0 or 1) whose turn it is in an unfinished `state` (unused once the game is over).
+
+        It may name the same player twice in a row: an extra turn, or the other player's turn skipped.
+        """
 
     @abstractmethod
     def legal_moves(self, state: State) -> tuple[int, ...]:
-        """Legal moves in ascending order; empty when the game is over."""
+        """Legal moves of the player to move, ascending; empty exactly when the game is over.
+
+        A player with nothing to play must still have a move (a pass move of the game's own) or be skipped
+        by `to_move`: an unfinished state without legal moves leaves nobody able to continue.
+        """
 
     @abstractmethod
     def apply(self, state: State, move: int) -> State:
-        """The state after `move`; raises `IllegalMoveError` if the rules forbid it."""
+        """The state after the player to move plays `move` (a new value; `state` is unchanged); raises
+        `IllegalMoveError` if the rules forbid the move or the game is over."""
 
     @abstractmethod
     def winner(self, state: State) -> int | None:
-        """None while the game goes on; else the winning player (0 or 1) or `DRAW`."""
+        """None while the game goes on; else the winning player (0 or 1), or `DRAW`.
+
+        The game's own outcome, whoever moved last. The env's reward (win, draw, loss) comes from this.
+        """
 
     @abstractmethod
     def key(self, state: State) -> Hashable:
-        """A hashable value identifying the position, for transposition tables."""
+        """A hashable value identifying the position for transposition tables: two states with the same key
+        must have the same player to move and the same future (legal moves, outcomes)."""
 
     @abstractmethod
     def board(self, state: State) -> tuple[tuple[int, ...], ...]:
@@ -78,9 +98,10 @@ class Game(ABC, Generic[State]):
         return self.winner(state) is not None
 
     def heuristic(self, state: State) -> float:
-        """Estimated value in [-1, 1] for the player to move of a non-terminal state.
+        """Estimated value in [-1, 1] for the player to move of a non-terminal state (1: sure to win).
 
-        The default (0.0) makes depth-limited search treat every unfinished line as even.
+        Used by `depth-<d>` search at its depth limit, never for a finished game. The default (0.0) makes
+        depth-limited search treat every unfinished line as even.
         """
         return 0.0
 
@@ -101,7 +122,13 @@ class Game(ABC, Generic[State]):
         return state
 
     def returns(self, state: State) -> tuple[float, float]:
-        """Terminal payoffs (+1 win, 0 draw, -1 loss) for players 0 and 1."""
+        """Payoffs of a finished game for players 0 and 1; the default is +1 win, 0 draw, -1 loss from `winner`.
+
+        Override it for a game decided by a score to make exact search (`perfect`, `depth-<d>`) maximise the
+        score too (a disc margin, say): a zero-sum pair (r, -r) with r in [-1, 1], positive for the winner,
+        negative for the loser, 0 for a draw. Search then prefers a larger payoff, then a faster win (or a
+        slower loss). The env's reward still comes from `winner`.
+        """
         winner = self.winner(state)
         if winner is None or winner == DRAW:
             return (0.0, 0.0)

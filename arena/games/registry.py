@@ -27,8 +27,12 @@ VECTOR_ENTRY_POINT = "arena.vector:TextGameVectorEnv"  # gymnasium.make_vec(env_
 class GameSpec:
     """Everything arena needs to offer a game: rules, how it is shown as text, and its env id.
 
-    `perfect` optionally names (as "module:attribute") or gives a factory `f(game) -> Opponent` for the
-    `perfect` tier; without it `perfect` is exact minimax, which suits games small enough to solve.
+    `perfect` optionally names (as "module:attribute") or gives a factory `f(game, tie_break="random") ->
+    Opponent` for the `perfect` tier, for a game too big for exact minimax that has a solver of its own; the
+    `noisy-<p>` tiers play it too. Its opponent should break ties among optimal moves with the `rng` it is
+    given when `tie_break="random"` (else by the lowest move), and may offer `move_values(state) -> {move:
+    value}` (> 0 wins, 0 draws, < 0 loses, for the player to move) so that evaluation judges blunders with it.
+    Without it `perfect` is exact minimax, which suits games small enough to solve.
     """
 
     name: str

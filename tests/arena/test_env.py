@@ -9,6 +9,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 from hypothesis import given
 from hypothesis import strategies as st
+from small_games import register_small_games
 
 import arena  # noqa: F401  (registers the env ids)
 from arena.env import EnvConfig, TextGameEnv
@@ -20,6 +21,7 @@ def answer(move, think="ok"):
     return f"<think>{think}</think><move>{move}</move>"
 
 
+register_small_games()  # games with extra turns, a misere rule, passes and a score: held to the same checks
 ENV_IDS = sorted(spec.env_id for spec in list_games())
 
 

@@ -363,6 +363,9 @@ def test_make_vec_builds_the_vector_env(env_id):
     obs, info = env.reset(seed=0)
     assert env.observation_space.contains(obs) and env.single_observation_space.contains(obs[0])
     assert info["legal_mask"].shape == (3, env.unwrapped.game.info.num_moves) and info["_legal_mask"].all()
+    # The same legal moves under the env's key, as TextGameEnv gives them.
+    game = env.unwrapped.game
+    assert [tuple(m) for m in info["legal_moves"]] == [game.legal_moves(env.unwrapped.state(i)) for i in range(3)]
     env.action_space.seed(0)
     obs, rewards, terminated, truncated, info = env.step(env.action_space.sample())  # random text: forfeits
     assert terminated.all() and rewards.shape == (3,) and env.observation_space.contains(obs)

@@ -2,108 +2,115 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
 from positions import near_full_positions
+from small_games import ClaimBlocks, MisereTicTacToe, SmallOthello, optimal_moves, reachable, solve
 
+from arena.errors import ArenaError
 from arena.games import DRAW, ConnectFour, TicTacToe
 from opponents import Minimax, RandomOpponent, make_opponent
-from opponents.minimax import WIN
+from opponents.minimax import WIN, proven_value
+
+# Every shape of game: alternating turns (tic-tac-toe), extra turns (ClaimBlocks), the last mover losing
+# (misere), implicit passes with a disc count deciding (SmallOthello), and a return that pays the margin.
+GAMES = {
+    "tictactoe": TicTacToe(),
+    "extra_turns": ClaimBlocks(),
+    "misere": MisereTicTacToe(),
+    "passes_and_score": SmallOthello(),
+    "score_margin": SmallOthello(margin=True),
+}
 
 
-def brute_force(game, state, memo):
-    """Plain negamax with no pruning and no shared code: (outcome for the mover, plies to the end).
-
-    The mover prefers wins, then draws, then losses; among wins the fastest, among losses the slowest.
-    """
-    key = game.key(state)
-    if key in memo:
-        return memo[key]
-    winner = game.winner(state)
-    if winner is not None:
-        result = (0, 0) if winner == DRAW else (-1, 0)
-    else:
-        options = []
-        for move in game.legal_moves(state):
-            outcome, plies = brute_force(game, game.apply(state, move), memo)
-            options.append((-outcome, plies + 1))
-        result = max(options, key=_rank)
-    memo[key] = result
-    return result
+def expected_value(mover_return, plies):
+    """The search value of an outcome worth `mover_return` to the player to move, `plies` moves away."""
+    value = proven_value(mover_return)
+    return value - plies if value > 0 else value + plies if value < 0 else 0
 
 
-def _rank(option):
-    outcome, plies = option
-    return (outcome, -plies if outcome > 0 else plies if outcome < 0 else 0)
+def mover_return(game, state, memo):
+    value, plies = solve(game, state, memo)
+    return (value if game.to_move(state) == 0 else -value), plies
 
 
-def as_outcome(value):
-    if value > WIN // 2:
-        return (1, WIN - value)
-    if value < -WIN // 2:
-        return (-1, WIN + value)
-    assert value == 0
-    return (0, None)
+@cache
+def positions(name):
+    return [state for state in reachable(GAMES[name]) if not GAMES[name].is_over(state)]
 
 
-def reachable(game):
-    seen, stack, out = set(), [game.initial_state()], []
-    while stack:
-        state = stack.pop()
-        if game.key(state) in seen:
-            continue
-        seen.add(game.key(state))
-        out.append(state)
-        for move in game.legal_moves(state):
-            stack.append(game.apply(state, move))
-    return out
+def test_tictactoe_reachable_position_count():
+    assert len(reachable(TicTacToe())) == 5478  # the well-known count of reachable tic-tac-toe positions
 
 
-@lru_cache(maxsize=1)
-def tictactoe_positions():
-    return reachable(TicTacToe())
-
-
-def test_tictactoe_every_reachable_position_matches_brute_force():
-    game = TicTacToe()
-    positions = tictactoe_positions()
-    assert len(positions) == 5478  # the well-known count of reachable tic-tac-toe positions
-    memo: dict = {}
+@pytest.mark.parametrize("name", GAMES)
+def test_perfect_matches_brute_force_in_every_reachable_position(name):
+    game, memo = GAMES[name], {}
     perfect = Minimax(game)
-    for state in positions:
-        if game.is_over(state):
-            continue
-        outcome, plies = brute_force(game, state, memo)
-        got = as_outcome(perfect.value(state))
-        assert got[0] == outcome, state
-        if outcome != 0:
-            assert got[1] == plies, state
-        # The optimal set: every move whose brute-force option ranks best.
-        options = {
-            m: (-brute_force(game, game.apply(state, m), memo)[0], brute_force(game, game.apply(state, m), memo)[1] + 1)
-            for m in game.legal_moves(state)
-        }
-        best = max(map(_rank, options.values()))
-        optimal = tuple(sorted(m for m, o in options.items() if _rank(o) == best))
-        assert perfect.best_moves(state) == optimal, state
+    for state in positions(name):
+        assert perfect.value(state) == expected_value(*mover_return(game, state, memo)), state
+        assert perfect.best_moves(state) == optimal_moves(game, state, memo), state
 
 
-def test_tictactoe_perfect_samples_exactly_the_optimal_set():
-    game = TicTacToe()
+def test_the_small_games_have_their_shapes():
+    """The brute-force games really pass, give extra turns, and let the last mover lose (else the tests above
+    would prove nothing about those cases)."""
+
+    def count(name, predicate):
+        game = GAMES[name]
+        return sum(predicate(game, s, m) for s in positions(name) for m in game.legal_moves(s))
+
+    def same_player_again(game, state, move):
+        after = game.apply(state, move)
+        return not game.is_over(after) and game.to_move(after) == game.to_move(state)
+
+    def last_mover_loses(game, state, move):
+        after = game.apply(state, move)
+        return game.is_over(after) and game.returns(after)[game.to_move(state)] < 0
+
+    assert count("extra_turns", same_player_again) > 100
+    assert count("passes_and_score", same_player_again) > 10
+    assert count("misere", last_mover_loses) > 100
+    assert count("passes_and_score", last_mover_loses) > 10
+    margins = {GAMES["score_margin"].returns(s)[0] for s in reachable(GAMES["score_margin"]) if s.result is not None}
+    assert len(margins) > 3
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_perfect_samples_exactly_the_optimal_set(name):
+    game, memo = GAMES[name], {}
     perfect = make_opponent("perfect", game)
     checked = 0
-    for state in tictactoe_positions()[::40]:
-        if game.is_over(state):
-            continue
-        optimal = set(perfect.best_moves(state))
-        picks = {perfect.choose(state, np.random.default_rng(seed)) for seed in range(150)}
+    sample = positions(name)[:: max(1, len(positions(name)) // 100)]
+    for state in sample:
+        optimal = set(optimal_moves(game, state, memo))
+        picks = {perfect.choose(state, np.random.default_rng(seed)) for seed in range(60)}
         assert picks == optimal, state
         checked += len(optimal) > 1
-    assert checked > 20  # many positions really had a choice to make
-    # The empty board: every opening draws, so all nine must be played.
-    assert perfect.best_moves(game.initial_state()) == tuple(range(9))
+    assert checked > 5  # many positions really had a choice to make
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_depth_limited_search_deep_enough_is_exact(name):
+    game = GAMES[name]
+    deep, perfect = Minimax(game, depth=game.info.max_game_length), Minimax(game)
+    for state in positions(name)[::7]:
+        assert deep.move_values(state) == perfect.move_values(state), state
+
+
+def test_tictactoe_every_opening_draws():
+    assert make_opponent("perfect", TicTacToe()).best_moves(TicTacToe().initial_state()) == tuple(range(9))
+
+
+def test_returns_that_are_not_zero_sum_are_refused():
+    class Lopsided(SmallOthello):
+        def returns(self, state):
+            return (1.0, 1.0)
+
+    with pytest.raises(ArenaError, match="zero-sum pair"):
+        Minimax(Lopsided()).best_moves(Lopsided().initial_state())
 
 
 def test_first_tie_break_is_deterministic():
@@ -121,11 +128,8 @@ def test_connect_four_near_full_positions_match_exhaustive_search():
     for state in near_full_positions(game, empties=9, count=40, seed=1):
         values = perfect.move_values(state)
         for move, value in values.items():
-            outcome, plies = brute_force(game, game.apply(state, move), memo)
-            got = as_outcome(value)
-            assert got[0] == -outcome
-            if outcome != 0:
-                assert got[1] == plies + 1
+            outcome, plies = solve(game, game.apply(state, move), memo)
+            assert value == expected_value(outcome if game.to_move(state) == 0 else -outcome, plies + 1)
 
 
 def test_depth_limited_search_respects_depth_and_heuristic():
