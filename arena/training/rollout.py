@@ -311,6 +311,7 @@ def _turn_record(prompt: str, answer: str, info: dict[str, Any]) -> dict[str, An
         "completion": answer,
         "agent_move": info.get("agent_move"),
         "opponent_move": info.get("opponent_move"),
+        "opponent_moves": info.get("opponent_moves"),  # all of them, when the opponent moved several times
         "invalid": info.get("invalid_reason"),
     }
 
