@@ -293,8 +293,22 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str] | Mapping[str
     for flag, raw in zip(items[::2], items[1::2], strict=True):
         if not flag.startswith("--") or len(flag) < 3:
             raise ArenaError(f"expected an override like --grpo.steps, got {flag!r}")
-        _set_path(data, flag[2:], yaml.safe_load(raw) if raw != "" else "")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as exc:
+            raise ArenaError(
+                f"override {flag}: {raw!r} is not a valid value ({_yaml_problem(exc)}); write a number, true/false, "
+                f"a list like [1, 2] or a mapping like {{a: 1}}, or quote a string: {flag} '\"{raw}\"'"
+            ) from None
+        _set_path(data, flag[2:], value)
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's own words for what is wrong, without its multi-line excerpt of the text."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return f"{context}, {problem}" if context else problem
 
 
 def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
@@ -305,7 +319,17 @@ def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mappin
         p = Path(path)
         if not p.is_file():
             raise ArenaError(f"config file {str(p)!r} not found; presets live in configs/")
-        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise ArenaError(
+                f"config file {str(p)!r} is not valid YAML{where}: {_yaml_problem(exc)}; fix it there "
+                "(the presets in configs/ show the layout)"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArenaError(f"config file {str(p)!r} cannot be read ({exc}); pass a readable YAML file") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ArenaError(f"config file {str(p)!r} must hold a mapping of sections, not {type(loaded).__name__}")
         data = loaded or {}
