@@ -57,6 +57,19 @@ class ModelSection(_Section):
     def is_tiny(self) -> bool:
         return self.name_or_path == TINY_MODEL
 
+    @field_validator("name_or_path")
+    @classmethod
+    def _local_path_exists(cls, value: str) -> str:
+        # A hub id is 'name' or 'org/name'; anything else is a path, and a missing one would otherwise reach the
+        # hub client and come back as "Repo id must be in the form ...".
+        looks_local = value.startswith(("/", ".", "~")) or value.count("/") > 1 or "\\" in value
+        if looks_local and not Path(value).expanduser().exists():
+            raise ValueError(
+                f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "
+                "id like 'org/name', or 'tiny'"
+            )
+        return value
+
 
 class WarmupSection(_Section):
     """A short supervised stage on random legal moves in the answer format: teaches the format, not skill."""
@@ -127,7 +140,12 @@ class GRPOSection(_Section):
     )
     logging_steps: int = Field(5, ge=1, description="Log metrics every this many steps.")
     save_steps: int = Field(50, ge=1, description="Checkpoint (weights, optimizer, curriculum) every this many steps.")
-    save_total_limit: int | None = Field(3, ge=1, description="Keep at most this many checkpoints.")
+    save_total_limit: int | None = Field(
+        3,
+        ge=2,
+        description="Keep at most this many checkpoints (None: all). At least 2: the oldest is deleted once the "
+        "newest is written but before it is marked finished, so with 1 a crash then would leave none intact.",
+    )
     report_to: tuple[str, ...] = Field(("tensorboard",), description="TRL/transformers loggers: tensorboard, wandb.")
     use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU and the vllm extra needed).")
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
@@ -346,7 +364,8 @@ def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err else ""))
+        message = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks' messages
+        lines.append(f"  {where}: {message}" + (f" (got {err['input']!r})" if "input" in err else ""))
     return "\n".join(lines)
 
 
