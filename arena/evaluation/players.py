@@ -136,8 +136,8 @@ class HFPlayer(Player):
     ) -> HFPlayer:
         """Load a model and tokenizer by local path (a checkpoint, or a run directory: its latest checkpoint-N)
         or hub id."""
-        torch, transformers = _train_extra()
         resolved = resolve_checkpoint(path)
+        torch, transformers = _train_extra()
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
@@ -182,8 +182,20 @@ class HFPlayer(Player):
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
 
+def missing_model_folder(name_or_path: str) -> bool:
+    """True for a model name that can only be a local path (a hub id is 'name' or 'org/name') and is not there:
+    said here, rather than left to the hub client's "Repo id must be in the form ..."."""
+    looks_local = name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path
+    return looks_local and not Path(name_or_path).expanduser().exists()
+
+
 def resolve_checkpoint(path: str) -> str:
     """`path` itself, or for a training run directory without a config.json, its latest `checkpoint-N`."""
+    if missing_model_folder(path):
+        raise ArenaError(
+            f"no such model folder {path!r}; pass the folder of a saved model (with its config.json), a training "
+            "run directory, or a Hugging Face id like 'org/name'"
+        )
     p = Path(path)
     if p.is_dir() and not (p / "config.json").exists():
         steps = [(int(c.name.split("-")[-1]), c) for c in p.glob("checkpoint-*") if c.name.split("-")[-1].isdigit()]

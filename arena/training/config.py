@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from arena.env import EnvConfig
 from arena.errors import ArenaError
+from arena.evaluation.players import missing_model_folder
 from arena.games.registry import get_spec
 from curricula.config import CurriculumConfig, parse_config
 from opponents.spec import parse_opponent
@@ -60,10 +61,7 @@ class ModelSection(_Section):
     @field_validator("name_or_path")
     @classmethod
     def _local_path_exists(cls, value: str) -> str:
-        # A hub id is 'name' or 'org/name'; anything else is a path, and a missing one would otherwise reach the
-        # hub client and come back as "Repo id must be in the form ...".
-        looks_local = value.startswith(("/", ".", "~")) or value.count("/") > 1 or "\\" in value
-        if looks_local and not Path(value).expanduser().exists():
+        if missing_model_folder(value):
             raise ValueError(
                 f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "
                 "id like 'org/name', or 'tiny'"

@@ -1,5 +1,6 @@
-"""Fault injection at the chat-endpoint edge: servers on 127.0.0.1 that answer badly, cut a body short, break the
-status line, trickle, or fail for good. Each ends in one clear message, and an evaluation keeps its games."""
+"""Fault injection at the evaluation edges: chat servers on 127.0.0.1 that answer badly, cut a body short, break
+the status line, trickle, or fail for good; bad flags, output places and model paths. Each ends in one clear
+message, and an evaluation keeps its games."""
 
 from __future__ import annotations
 
@@ -245,3 +246,12 @@ def test_arena_eval_speaks_of_flags(capsys, wide_console):
     assert main(["eval", "--player", "random", "--games", "0", "--no-progress"]) == 2
     out = capsys.readouterr().out.strip()
     assert out == "error: invalid evaluation options: --games: input should be greater than or equal to 1 (got 0)"
+
+
+def test_arena_eval_names_a_missing_model_folder(tmp_path, capsys, wide_console):
+    missing = tmp_path / "nope"
+    assert main(["eval", "--player", f"model:{missing}", "--games", "2", "--out", str(tmp_path / "eval")]) == 2
+    assert capsys.readouterr().out.strip() == (
+        f"error: no such model folder {str(missing)!r}; pass the folder of a saved model (with its config.json), a "
+        "training run directory, or a Hugging Face id like 'org/name'"
+    )
