@@ -47,7 +47,7 @@ def test_ctrl_c_during_grpo_saves_a_checkpoint_and_prints_the_resume_command(tmp
 
 
 @pytest.mark.slow
-def test_resume_skips_a_damaged_newest_checkpoint(tmp_path):
+def test_resume_skips_a_damaged_newest_checkpoint_and_starts_over_without_one(tmp_path):
     first = run_train(tmp_path, "--grpo.steps", "2", "--grpo.save_steps", "1", "--eval.before", "false")
     assert first.returncode == 0, first.stderr[-3000:]
     run = only_run(tmp_path)
@@ -57,3 +57,12 @@ def test_resume_skips_a_damaged_newest_checkpoint(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "skipping checkpoint-2: model.safetensors is damaged (Error while deserializing header:" in resumed.stdout
     assert f"resuming from {run / 'checkpoint-1'}\n" in resumed.stdout
+    for state in run.glob("checkpoint-*/arena_state.json"):  # as if killed before its first checkpoint
+        state.unlink()
+    again = run_train(tmp_path, "--resume", str(run), "--grpo.steps", "1", "--eval.after", "false")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (
+        f"no intact checkpoint in {run}: GRPO starts from step 0 in this run directory (its finished warm-up is "
+        "reused)\n"
+    ) in again.stdout
+    assert "format warm-up" not in again.stdout
