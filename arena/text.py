@@ -173,7 +173,7 @@ class ParsedAnswer:
 
 _DIGITS = re.compile(r"[+]?(\d+)", re.ASCII)
 _FIRST_INT = re.compile(r"-?\d+", re.ASCII)
-_MAX_DIGITS = 9  # longer numbers are off every board; never int() a megabyte of digits
+_MAX_DIGITS = 18  # fits numpy's int64 boards; never int() a megabyte of digits
 
 
 def _read_number(content: str, lenient: bool) -> tuple[int | None, str | None]:
@@ -187,8 +187,8 @@ def _read_number(content: str, lenient: bool) -> tuple[int | None, str | None]:
     if token is None:
         return None, f"move {clip(content)} is not a whole number"
     if len(token.lstrip("-")) > _MAX_DIGITS:
-        return -1, None  # a number, but off the board: the rules will call it illegal
-    return int(token), None
+        return None, f"move {clip(token)} has more than {_MAX_DIGITS} digits: no board has that many cells"
+    return int(token), None  # off the board or not, the rules say (and name the number)
 
 
 def parse_answer(text: str, fmt: AnswerFormat) -> ParsedAnswer:
@@ -245,7 +245,7 @@ _DIGITS_GROUP = itemgetter(2)
 
 @lru_cache(maxsize=16)
 def _well_formed(think_tag: str, move_tag: str) -> re.Pattern[str]:
-    """The strict shape `<think>...</think> <move>N</move>` with no '<' inside the thought and N of 1-9 digits.
+    """The strict shape `<think>...</think> <move>N</move>` with no '<' inside the thought and N of 1-18 digits.
 
     `parse_answer` reads every text this matches, in either mode, as well formatted with move N: each tag occurs
     exactly once, because '<' occurs only where the four tags start. Thought: group 1; digits: group 2.

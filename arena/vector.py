@@ -513,8 +513,10 @@ class TextGameVectorEnv(VectorEnv):
     ) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._started:
             raise ArenaError("call reset() before step()")
-        if isinstance(actions, str) or len(actions) != self.num_envs:
-            raise ArenaError(f"step() takes a sequence of {self.num_envs} answers, one per game")
+        if isinstance(actions, str) or not hasattr(actions, "__len__") or len(actions) != self.num_envs:
+            sized = hasattr(actions, "__len__") and not isinstance(actions, str)
+            given = f"{len(actions)} answers" if sized else f"a {type(actions).__name__}"
+            raise ArenaError(f"step() takes a sequence of {self.num_envs} answers, one per game; got {given}")
         texts = actions if set(map(type, actions)) == {str} else [_as_text(a) for a in actions]
         answers = parse_answers(texts, self.config.answer)
         self.agent_turns += 1

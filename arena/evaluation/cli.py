@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 
 from arena.errors import ArenaError
@@ -90,9 +92,11 @@ def add_eval_parser(sub: Any) -> None:
         "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key (never printed)"
     )
     g.add_argument("--concurrency", type=int, default=8, help="requests in flight at once")
-    g.add_argument("--retries", type=int, default=3, help="retries of a failed request (5xx, 429, timeouts)")
+    g.add_argument(
+        "--retries", type=int, default=3, help="retries of a failed request (5xx, 429, timeouts, malformed answers)"
+    )
     g.add_argument("--backoff", type=float, default=0.5, help="first retry delay in seconds, doubled each retry")
-    g.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for one response")
+    g.add_argument("--timeout", type=float, default=60.0, help="seconds one request may take in all (each attempt)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default="eval", help="directory for report.json and scores.png")
     g.add_argument("--json", default=None, help="JSON report path (default: OUT/report.json)")
@@ -130,8 +134,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
             start_plies=args.start_plies,
             anchors=dict(args.anchor) or None,
         )
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ArenaError(f"invalid evaluation options: {exc}") from exc
+    except ValidationError as exc:
+        raise ArenaError(f"invalid evaluation options: {_flag_errors(exc)}") from None
+    out = Path(args.out)
+    json_path, plot_path = Path(args.json or out / "report.json"), Path(args.plot or out / "scores.png")
+    _check_writable(json_path, "--json" if args.json else "--out")  # before any game is played, not after
+    _check_writable(plot_path, "--plot" if args.plot else "--out")
     player = make_player(
         args.player,
         get_spec(args.game).game(),
@@ -163,11 +171,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"diversity: {d['distinct_lines']} distinct lines in {d['games']} games, "
             f"move entropy {d['move_entropy_bits']:.2f} bits"
         )
-    out = Path(args.out)
-    json_path = report.save(args.json or out / "report.json", include_games=args.include_games)
-    plot_path = report.plot(args.plot or out / "scores.png")
+    report.save(json_path, include_games=args.include_games)
+    report.plot(plot_path)
     console.print(f"wrote {json_path} and {plot_path}")
+    message = report.failure_message()
+    if message is not None:
+        console.print(f"[red]incomplete evaluation:[/red] {message}")
+        return 1
     return 0
+
+
+# EvalConfig fields whose flag is not the field name with dashes.
+_FLAGS = {"games_per_tier": "--games", "move_quality": "--no-move-quality", "anchors": "--anchor"}
+
+
+def _flag_errors(exc: ValidationError) -> str:
+    """Pydantic's errors in the words of the command line: the flag, the problem and the value given."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        field = str(err["loc"][0]) if err["loc"] else ""
+        flag = _FLAGS.get(field, f"--{field.replace('_', '-')}") if field else ""
+        message = err["msg"].removeprefix("Value error, ")
+        given = f" (got {err['input']!r})" if field and "input" in err else ""
+        parts.append(f"{flag}: {message[:1].lower()}{message[1:]}{given}" if flag else message)
+    return "; ".join(parts)
+
+
+def _check_writable(path: Path, flag: str) -> None:
+    """Fail now, naming the flag, if `path` cannot be written: not after every game has been played."""
+    try:
+        for folder in (path.parent, *path.parent.parents):
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(f"{folder} is not a directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a directory")
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".arena-write-check-"):
+            pass
+    except OSError as exc:
+        raise ArenaError(f"cannot write {path} ({exc.strerror or exc}): choose a writable place with {flag}") from None
 
 
 def _fmt(x: float | None) -> str:

@@ -6,16 +6,15 @@ training, so prompts, parsing and penalties are the same for every kind of playe
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import os
-import time
-import urllib.error
-import urllib.request
+import threading
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,12 @@ Messages = list[dict[str, str]]
 
 
 class EndpointError(ArenaError):
-    """A chat endpoint failed after all retries (the message names the URL and the reason, never the key)."""
+    """Requests to a chat endpoint failed after all retries (the message names the URL and the reason, never the
+    key). `completions` holds the batch's answers that did arrive, None where a request failed."""
+
+    def __init__(self, message: str, completions: Sequence[str | None] = ()) -> None:
+        super().__init__(message)
+        self.completions = list(completions)
 
 
 @dataclass(frozen=True)
@@ -132,8 +136,8 @@ class HFPlayer(Player):
     ) -> HFPlayer:
         """Load a model and tokenizer by local path (a checkpoint, or a run directory: its latest checkpoint-N)
         or hub id."""
-        torch, transformers = _train_extra()
         resolved = resolve_checkpoint(path)
+        torch, transformers = _train_extra()
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
@@ -178,8 +182,20 @@ class HFPlayer(Player):
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
 
+def missing_model_folder(name_or_path: str) -> bool:
+    """True for a model name that can only be a local path (a hub id is 'name' or 'org/name') and is not there:
+    said here, rather than left to the hub client's "Repo id must be in the form ..."."""
+    looks_local = name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path
+    return looks_local and not Path(name_or_path).expanduser().exists()
+
+
 def resolve_checkpoint(path: str) -> str:
     """`path` itself, or for a training run directory without a config.json, its latest `checkpoint-N`."""
+    if missing_model_folder(path):
+        raise ArenaError(
+            f"no such model folder {path!r}; pass the folder of a saved model (with its config.json), a training "
+            "run directory, or a Hugging Face id like 'org/name'"
+        )
     p = Path(path)
     if p.is_dir() and not (p / "config.json").exists():
         steps = [(int(c.name.split("-")[-1]), c) for c in p.glob("checkpoint-*") if c.name.split("-")[-1].isdigit()]
@@ -199,11 +215,16 @@ def _train_extra() -> tuple[Any, Any]:
 
 
 class OpenAIPlayer(Player):
-    """Any OpenAI-compatible chat endpoint (vLLM, `transformers serve`, a hosted model).
+    """Any OpenAI-compatible chat endpoint (vLLM, `transformers serve`, a hosted model), through the `openai`
+    client (the `openai` extra).
 
-    Requests run concurrently; connection errors, timeouts, 429 and 5xx answers are retried with exponential
-    backoff. The API key is read from the environment variable `api_key_env` (none needed if unset) and is
-    sent only in the Authorization header: it never appears in logs, reports or error messages.
+    Requests run concurrently (at most `concurrency` in flight) on one pooled async client. Every failed request
+    is retried with exponential backoff: a connection error, a timeout, a 429 or 5xx answer, and an answer that
+    is not a chat completion (no choices, no message, a body cut short). A 4xx answer other than 429 is not
+    retried. `timeout` bounds a whole request, however slowly the server sends it. When requests still fail,
+    `act` raises `EndpointError` holding the completions that did arrive, so an evaluation keeps its games.
+    The API key is read from the environment variable `api_key_env` (none needed if unset) and is sent only in
+    the Authorization header: it never appears in logs, reports or error messages.
     """
 
     def __init__(
@@ -228,74 +249,141 @@ class OpenAIPlayer(Player):
                 f"invalid endpoint settings: concurrency={concurrency} (>= 1), retries={retries} (>= 0), "
                 f"backoff={backoff} (>= 0), timeout={timeout} (> 0)"
             )
+        self._openai = _openai_extra()
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.name = model, name or f"openai:{model}"
         self.temperature, self.top_p, self.max_tokens = temperature, top_p, max_tokens
-        self.retries, self.backoff, self.timeout = retries, backoff, timeout
+        self.concurrency, self.retries, self.backoff, self.timeout = concurrency, retries, backoff, timeout
         self.api_key_env = api_key_env
         self._api_key = os.environ.get(api_key_env) or None
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="arena-endpoint")
+        # The key is always passed (the client would otherwise read OPENAI_API_KEY, perhaps another service's
+        # key); with none, the Authorization header is left out of each request. Our own retry loop, not the
+        # client's: answers that are not chat completions are retried as well.
+        self._client = self._openai.AsyncOpenAI(
+            base_url=base_url.rstrip("/"), api_key=self._api_key or "no-key", max_retries=0, timeout=timeout
+        )
+        self._headers = {} if self._api_key else {"Authorization": self._openai.Omit()}
+        # One event loop in a thread of its own: `act` works the same from a script and from a notebook (whose
+        # own loop is already running in the main thread).
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="arena-endpoint", daemon=True)
+        self._thread.start()
         self.requests = self.failures = 0  # attempts made and attempts that failed (retried or not)
+        self.failed_requests = 0  # requests that failed after all their retries
+        self.last_error: str | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"OpenAIPlayer(url={self.url!r}, model={self.model!r}, api_key_env={self.api_key_env!r})"
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._loop.is_closed():
+            return
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):  # closing is best effort: the pool goes with the loop anyway
+                asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(timeout=5)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+        if not self._loop.is_running():
+            self._loop.close()
 
     def act(self, turns: Sequence[Turn]) -> list[str]:
+        if self._loop.is_closed():
+            raise ArenaError(f"{self!r} is closed")
         seeds = [int(t.rng.integers(1 << 31)) for t in turns]
-        return list(self._pool.map(self._complete, [t.messages for t in turns], seeds))
+        outcomes = asyncio.run_coroutine_threadsafe(self._act([t.messages for t in turns], seeds), self._loop).result()
+        failed = [o for o in outcomes if isinstance(o, _Failure)]
+        if failed:
+            completions = [None if isinstance(o, _Failure) else o for o in outcomes]
+            message = f"chat endpoint {self.url} (model {self.model!r}): {len(failed)} of {len(turns)} requests failed"
+            raise EndpointError(self._redact(f"{message}; last: {failed[-1].reason}"), completions)
+        return [str(o) for o in outcomes]
 
-    def _complete(self, messages: Messages, seed: int) -> str:
-        body = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": seed,
-        }
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+    async def _act(self, batch: list[Messages], seeds: list[int]) -> list[str | _Failure]:
+        slots = asyncio.Semaphore(self.concurrency)
+        return list(await asyncio.gather(*(self._complete(m, s, slots) for m, s in zip(batch, seeds, strict=True))))
+
+    async def _complete(self, messages: Messages, seed: int, slots: asyncio.Semaphore) -> str | _Failure:
+        openai = self._openai
         reason = "no attempt made"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            self.requests += 1
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    return _completion_text(json.loads(response.read().decode("utf-8")))
-            except urllib.error.HTTPError as exc:
+        async with slots:
+            for attempt in range(self.retries + 1):
+                if attempt:
+                    await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+                self.requests += 1  # one thread runs every coroutine: no lock needed
+                request = self._client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    temperature=self.temperature,
+                    top_p=self.top_p,
+                    max_tokens=self.max_tokens,
+                    seed=seed,
+                    extra_headers=self._headers,
+                )
+                try:
+                    # The client's timeout bounds each read; this bounds the whole request.
+                    return _completion_text(await asyncio.wait_for(request, self.timeout))
+                except (asyncio.TimeoutError, openai.APITimeoutError):
+                    reason = f"timed out after {self.timeout:g} s"
+                except openai.APIStatusError as exc:
+                    reason = f"HTTP {exc.status_code} {_status_phrase(exc.status_code)}"
+                    if exc.status_code != 429 and exc.status_code < 500:
+                        self.failures += 1
+                        break  # a client error (bad model name, bad request) will not get better by retrying
+                except openai.APIConnectionError as exc:
+                    reason = f"connection failed ({exc.__cause__ or exc})"
+                except (openai.APIError, MalformedResponseError) as exc:
+                    reason = f"malformed response ({exc})"
                 self.failures += 1
-                reason = f"HTTP {exc.code} {exc.reason}"
-                if exc.code != 429 and exc.code < 500:
-                    break  # a client error (bad model name, bad request) will not get better by retrying
-            except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
-                self.failures += 1
-                inner = getattr(exc, "reason", exc)
-                reason = "timed out" if isinstance(inner, TimeoutError) else f"connection failed ({inner})"
-            except (ValueError, KeyError, TypeError) as exc:
-                self.failures += 1
-                reason = f"unreadable response ({type(exc).__name__})"
-        raise EndpointError(self._redact(f"chat endpoint {self.url} (model {self.model!r}) failed: {reason}"))
+        self.failed_requests += 1
+        self.last_error = self._redact(reason)
+        return _Failure(self.last_error)
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
 
-def _completion_text(payload: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+
+
+class MalformedResponseError(ArenaError, ValueError):
+    """An endpoint answered, but not with a chat completion."""
+
+
+def _status_phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def _completion_text(response: Any) -> str:
     """The completion as the model wrote it. Servers that split reasoning out (vLLM's reasoning parser,
     `transformers serve` for Qwen-style models) get it put back inside <think>...</think>."""
-    message = payload["choices"][0]["message"]
-    content = message.get("content") or ""
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    choices = getattr(response, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise MalformedResponseError("no choices" if isinstance(choices, list) else "not a chat completion")
+    message = getattr(choices[0], "message", None)
+    if message is None:
+        raise MalformedResponseError("a choice without a message")
+    content = getattr(message, "content", None) or ""
+    reasoning = getattr(message, "reasoning_content", None) or getattr(message, "reasoning", None)
+    if not isinstance(content, str) or not isinstance(reasoning, (str, type(None))):
+        raise MalformedResponseError("a message whose content is not text")
     if reasoning and "<think>" not in content:
         content = f"<think>{reasoning}</think>\n{content.lstrip()}"
     return content
+
+
+def _openai_extra() -> Any:
+    try:
+        import openai
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"OpenAI-compatible players need the openai extra: pip install 'arena[openai]' ({exc})"
+        ) from exc
+    return openai
 
 
 def make_player(

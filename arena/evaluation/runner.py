@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.env import TextGameEnv
 from arena.errors import ArenaError, UnknownGameError
-from arena.evaluation.players import Player, Turn, make_player
+from arena.evaluation.players import EndpointError, Player, Turn, make_player
 from arena.evaluation.quality import MoveJudge
 from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, move_entropy, wilson_interval
 from arena.games.registry import get_spec
@@ -211,6 +211,30 @@ class EvalReport:
     elapsed_s: float
     solver: str
     solver_note: str = ""
+    failures: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed_games(self) -> int:
+        """Games ended by failed requests: not in the results (0 for a complete evaluation)."""
+        return int(self.failures.get("failed_games", 0))
+
+    def failure_message(self) -> str | None:
+        """One line on what failed and what the report still holds; None for a complete evaluation."""
+        f = self.failures
+        if not self.failed_games:
+            return None
+        finished = f["games"] - f["failed_games"]
+        requests = (
+            ""
+            if f["failed_requests"] is None
+            else f"; {f['failed_requests']} requests failed after all retries "
+            f"({f['failed_attempts']} of {f['attempts']} attempts failed)"
+        )
+        stopped = " (stopped after a round in which every request failed)" if f["stopped_early"] else ""
+        return (
+            f"{f['failed_games']} of {f['games']} games failed{stopped}{requests}; the report holds the "
+            f"{finished} finished games. Last error: {f['error']}"
+        )
 
     def tier(self, name: str) -> dict[str, Any]:
         for entry in self.tiers:
@@ -231,6 +255,7 @@ class EvalReport:
             "rating": self.rating,
             "probes": self.probes,
             "elapsed_s": round(self.elapsed_s, 3),
+            "failures": self.failures,
         }
         if include_games:
             out["games"] = [g.to_dict() for g in self.games]
@@ -277,7 +302,7 @@ class EvalReport:
                 t["tier"],
                 f"{t['wins']}/{t['draws']}/{t['losses']}",
                 f"{pct(t['win_rate'])} [{100 * lo:.0f}-{100 * hi:.0f}]",
-                f"{t['score']:.3f}",
+                "-" if t["score"] is None else f"{t['score']:.3f}",
                 pct(t["invalid_move_rate"]),
                 pct(t["format_error_rate"]),
                 "-" if t["mean_think_chars"] is None else f"{t['mean_think_chars']:.0f}",
@@ -296,10 +321,10 @@ class EvalReport:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         names = [t["tier"] for t in self.tiers]
-        scores = [t["score"] for t in self.tiers]
+        scores = [t["score"] or 0.0 for t in self.tiers]  # a tier with no finished game: an empty bar
         err = [  # clipped at 0: matplotlib refuses a negative error bar from rounding at a 0 or 1 score
-            [max(0.0, t["score"] - t["score_ci"][0]) for t in self.tiers],
-            [max(0.0, t["score_ci"][1] - t["score"]) for t in self.tiers],
+            [max(0.0, s - t["score_ci"][0]) if t["games"] else 0.0 for s, t in zip(scores, self.tiers, strict=True)],
+            [max(0.0, t["score_ci"][1] - s) if t["games"] else 0.0 for s, t in zip(scores, self.tiers, strict=True)],
         ]
         fig = Figure(figsize=(max(4.0, 1.2 * len(names) + 1), 3.5))
         ax = fig.subplots()
@@ -363,10 +388,23 @@ class _Slot:
 ProgressCallback = Callable[[int, int], None]
 
 
+def _unplayed(job: _Job) -> GameRecord:
+    return GameRecord(job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0)
+
+
 def _messages(slot: _Slot, config: EvalConfig) -> list[dict[str, str]]:
     """The chat a player sees: this move's prompt alone, or (context='game') the whole game so far."""
     system, user = (dict(m) for m in slot.info["messages"])
     return [system, *slot.chat, user] if config.context == "game" else [system, user]
+
+
+@dataclass
+class _Failures:
+    """Games a player's failed requests ended (an endpoint that kept failing), and the last reason given."""
+
+    games: list[GameRecord] = field(default_factory=list)
+    error: str | None = None
+    stopped: bool = False  # a whole round failed: the games not yet finished were not played
 
 
 def run_games(
@@ -375,8 +413,13 @@ def run_games(
     config: EvalConfig,
     judge: MoveJudge | None,
     progress: ProgressCallback | None = None,
+    failures: _Failures | None = None,
 ) -> list[GameRecord]:
-    """Play `jobs` with up to `config.batch_size` games in flight; one `player.act` call per round."""
+    """Play `jobs` with up to `config.batch_size` games in flight; one `player.act` call per round.
+
+    A turn the player could not answer (`EndpointError`) ends its game as "failed", kept out of the results and
+    added to `failures`; when every turn of a round fails, the games not yet finished are not played either."""
+    failures = failures if failures is not None else _Failures()
     env_kwargs = {
         "invalid_move": config.invalid_move,
         "max_retries": config.max_retries,
@@ -393,18 +436,35 @@ def run_games(
             env = envs.pop() if envs else TextGameEnv(game=config.game, opponent=job.tier, **env_kwargs)
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
             _, info = env.reset(seed=job.env_seed, options=options)
-            record = GameRecord(
-                job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0
-            )
+            record = _unplayed(job)
             active.append(_Slot(job, env, info, np.random.default_rng(job.player_seed), record))
         turns = [Turn(_messages(s, config), s.env.state, tuple(s.info["legal_moves"]), s.rng) for s in active]
         started = time.perf_counter()
-        texts = player.act(turns)
+        answers: list[str | None]
+        try:
+            answers = list(player.act(turns))
+        except EndpointError as exc:
+            failures.error = str(exc)
+            answers = exc.completions if len(exc.completions) == len(turns) else [None] * len(turns)
         per_move = (time.perf_counter() - started) / len(turns)
-        if len(texts) != len(turns):
-            raise ArenaError(f"player {player.name!r} returned {len(texts)} completions for {len(turns)} turns")
+        if len(answers) != len(turns):
+            raise ArenaError(f"player {player.name!r} returned {len(answers)} completions for {len(turns)} turns")
+        if all(a is None for a in answers):  # the endpoint is down: stop rather than fail every game slowly
+            failures.stopped = True
+            unplayed = [s.record for s in active] + [_unplayed(job) for job in pending]
+            for rec in unplayed:
+                rec.result = "failed"
+            failures.games += unplayed
+            return done
         still = []
-        for slot, text in zip(active, texts, strict=True):
+        for slot, text in zip(active, answers, strict=True):
+            if text is None:
+                slot.record.result = "failed"
+                failures.games.append(slot.record)
+                free.setdefault(slot.job.tier, []).append(slot.env)  # reset before its next game
+                if progress is not None:
+                    progress(1, len(jobs))
+                continue
             before = slot.env.state
             slot.chat += [dict(slot.info["messages"][-1]), {"role": "assistant", "content": text}]
             _, _, terminated, truncated, info = slot.env.step(text)
@@ -494,8 +554,9 @@ def evaluate(
         def callback(done: int, total: int) -> None:
             bar.advance(task, done)
 
+    failures = _Failures()
     try:
-        records = run_games(player, jobs, config, judge, callback)
+        records = run_games(player, jobs, config, judge, callback, failures)
     finally:
         if bar is not None:
             bar.stop()
@@ -507,6 +568,8 @@ def evaluate(
     for rec in sorted(records, key=lambda r: (r.group, r.index)):
         by_group.setdefault(rec.group, []).append(rec)
     tier_entries = [tier_stats(t, by_group.get(t, [])) for t in config.tiers]
+    for entry in tier_entries:
+        entry["failed_games"] = sum(1 for g in failures.games if g.group == entry["tier"])
     return EvalReport(
         config=config,
         player=player.name,
@@ -517,7 +580,21 @@ def evaluate(
         elapsed_s=elapsed,
         solver=judge.solver if judge is not None else "off",
         solver_note=judge.note if judge is not None else "",
+        failures=_failure_summary(player, len(jobs), failures),
     )
+
+
+def _failure_summary(player: Player, games: int, failures: _Failures) -> dict[str, Any]:
+    """How many games and requests failed: all zero unless a player's requests failed (a chat endpoint)."""
+    return {
+        "games": games,
+        "failed_games": len(failures.games),
+        "stopped_early": failures.stopped,
+        "failed_requests": getattr(player, "failed_requests", None),  # after all their retries
+        "attempts": getattr(player, "requests", None),
+        "failed_attempts": getattr(player, "failures", None),
+        "error": failures.error,
+    }
 
 
 def _rating(config: EvalConfig, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from arena.env import EnvConfig
 from arena.errors import ArenaError
+from arena.evaluation.players import missing_model_folder
 from arena.games.registry import get_spec
 from curricula.config import CurriculumConfig, parse_config
 from opponents.spec import parse_opponent
@@ -56,6 +57,16 @@ class ModelSection(_Section):
     @property
     def is_tiny(self) -> bool:
         return self.name_or_path == TINY_MODEL
+
+    @field_validator("name_or_path")
+    @classmethod
+    def _local_path_exists(cls, value: str) -> str:
+        if missing_model_folder(value):
+            raise ValueError(
+                f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "
+                "id like 'org/name', or 'tiny'"
+            )
+        return value
 
 
 class WarmupSection(_Section):
@@ -135,7 +146,12 @@ class GRPOSection(_Section):
     )
     logging_steps: int = Field(5, ge=1, description="Log metrics every this many steps.")
     save_steps: int = Field(50, ge=1, description="Checkpoint (weights, optimizer, curriculum) every this many steps.")
-    save_total_limit: int | None = Field(3, ge=1, description="Keep at most this many checkpoints.")
+    save_total_limit: int | None = Field(
+        3,
+        ge=2,
+        description="Keep at most this many checkpoints (None: all). At least 2: the oldest is deleted once the "
+        "newest is written but before it is marked finished, so with 1 a crash then would leave none intact.",
+    )
     report_to: tuple[str, ...] = Field(("tensorboard",), description="TRL/transformers loggers: tensorboard, wandb.")
     use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU and the vllm extra needed).")
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
@@ -311,8 +327,22 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str] | Mapping[str
     for flag, raw in zip(items[::2], items[1::2], strict=True):
         if not flag.startswith("--") or len(flag) < 3:
             raise ArenaError(f"expected an override like --grpo.steps, got {flag!r}")
-        _set_path(data, flag[2:], yaml.safe_load(raw) if raw != "" else "")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as exc:
+            raise ArenaError(
+                f"override {flag}: {raw!r} is not a valid value ({_yaml_problem(exc)}); write a number, true/false, "
+                f"a list like [1, 2] or a mapping like {{a: 1}}, or quote a string: {flag} '\"{raw}\"'"
+            ) from None
+        _set_path(data, flag[2:], value)
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's own words for what is wrong, without its multi-line excerpt of the text."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return f"{context}, {problem}" if context else problem
 
 
 def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
@@ -323,7 +353,17 @@ def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mappin
         p = Path(path)
         if not p.is_file():
             raise ArenaError(f"config file {str(p)!r} not found; presets live in configs/")
-        loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise ArenaError(
+                f"config file {str(p)!r} is not valid YAML{where}: {_yaml_problem(exc)}; fix it there "
+                "(the presets in configs/ show the layout)"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArenaError(f"config file {str(p)!r} cannot be read ({exc}); pass a readable YAML file") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ArenaError(f"config file {str(p)!r} must hold a mapping of sections, not {type(loaded).__name__}")
         data = loaded or {}
@@ -340,7 +380,8 @@ def _explain(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}" + (f" (got {err['input']!r})" if "input" in err else ""))
+        message = err["msg"].removeprefix("Value error, ")  # pydantic's prefix for our own checks' messages
+        lines.append(f"  {where}: {message}" + (f" (got {err['input']!r})" if "input" in err else ""))
     return "\n".join(lines)
 
 

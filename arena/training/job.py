@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,9 @@ from rich.table import Table
 
 from arena.errors import ArenaError
 
+from .checkpoints import checkpoint_problem, newest_intact
 from .config import TrainConfig, config_to_yaml, load_train_config
-from .trainer import STATE_FILE, ArenaRollout, grpo_args, latest_checkpoint, load_model, run_dir_name
+from .trainer import STATE_FILE, ArenaRollout, grpo_args, load_model, run_dir_name
 
 console = Console()
 
@@ -155,34 +158,128 @@ def _set_reference(model: Any, tokenizer: Any, run_dir: Path, main: bool) -> Non
         model.config._name_or_path = str(saved)
 
 
+class TrainingInterrupted(ArenaError):
+    """Training was stopped by Ctrl-C; the message says what was saved and how to resume."""
+
+
+class _StopOnCtrlC:
+    """While installed: the first Ctrl-C asks the trainer to finish its step, save a checkpoint and stop (see
+    `_stop_callback`); a second one stops at once (KeyboardInterrupt)."""
+
+    def __init__(self, enabled: bool) -> None:
+        # One process only: processes of a data-parallel run could stop at different steps and wait for each
+        # other forever. signal.signal works only in the main thread.
+        self.enabled = enabled and threading.current_thread() is threading.main_thread()
+        self.requested = False
+
+    def __enter__(self) -> _StopOnCtrlC:
+        if self.enabled:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        console.print("\n[yellow]Ctrl-C:[/yellow] finishing this step and saving a checkpoint (Ctrl-C again: stop now)")
+
+
+def _stop_callback(stop: _StopOnCtrlC) -> Any:
+    from transformers import TrainerCallback
+
+    class StopOnCtrlC(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001 - transformers' signature
+            if stop.requested:
+                control.should_save = control.should_training_stop = True
+
+    return StopOnCtrlC()
+
+
+def _resume_point(resume: Path) -> tuple[Path, Path | None]:
+    """The run directory and the checkpoint to resume from (None: GRPO starts over in that run directory, a
+    finished warm-up reused). Damaged checkpoints are skipped, newest first, and each skip is reported."""
+    if not resume.is_dir():
+        raise ArenaError(f"--resume {resume}: no such folder; pass a run directory or one of its checkpoint-N folders")
+    if resume.name.startswith("checkpoint-"):
+        problem = checkpoint_problem(resume)
+        if problem is None:
+            return resume.parent, resume
+        newest, _ = newest_intact(resume.parent)
+        fix = (
+            f"resume from {newest} instead"
+            if newest is not None
+            else f"no intact checkpoint is left: --resume {resume.parent} starts GRPO over there"
+        )
+        raise ArenaError(f"--resume {resume}: cannot resume from this checkpoint ({problem}); {fix}")
+    newest, skipped = newest_intact(resume)
+    for path, problem in skipped:
+        console.print(f"[yellow]skipping {path.name}:[/yellow] {problem}")
+    if newest is None:
+        console.print(
+            f"no intact checkpoint in {resume}: GRPO starts from step 0 in this run directory"
+            + (" (its finished warm-up is reused)" if (resume / "warmup" / "config.json").exists() else "")
+        )
+    return resume, newest
+
+
+def _load_json(path: Path) -> Any:
+    """A JSON file's content, or None when it is missing or damaged (then it is made again)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _interrupted(run_dir: Path) -> TrainingInterrupted:
+    newest, _ = newest_intact(run_dir)
+    if newest is not None:
+        saved = f"the latest intact checkpoint is {newest}"
+    elif (run_dir / "warmup" / "config.json").exists():
+        saved = "no checkpoint yet; the finished warm-up is kept and will be reused"
+    else:
+        saved = "nothing was saved yet"
+    return TrainingInterrupted(f"interrupted: {saved}. Resume with: python train.py --resume {run_dir}")
+
+
 def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
-    """Run the training job; returns the run directory."""
+    """Run the training job; returns the run directory. Ctrl-C during GRPO finishes the step, saves a checkpoint
+    and raises `TrainingInterrupted`, whose message gives the `--resume` command (as it does at any other time)."""
     import torch
     from accelerate import PartialState
-    from datasets import Dataset
-    from trl import GRPOTrainer
 
     started = time.perf_counter()
     dist = PartialState()
     main = dist.is_main_process
     checkpoint = None
     if resume is not None:
-        run_dir = Path(resume)
-        if run_dir.name.startswith("checkpoint-"):
-            checkpoint, run_dir = run_dir, run_dir.parent
-        else:
-            checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is None:
-            raise ArenaError(f"--resume {str(resume)!r}: no checkpoint-N with {STATE_FILE} found there")
+        run_dir, checkpoint = _resume_point(Path(resume))
     else:
         run_dir = Path(config.run.output_dir) / run_dir_name(config)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if main:
-        (run_dir / "config.yaml").write_text(config_to_yaml(config))
-        console.print(f"[bold]run directory[/bold] {run_dir}")
 
     torch.manual_seed(config.run.seed)
     model, tokenizer = load_model(config)
+    run_dir.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot load leaves no empty run directory
+    if main:
+        (run_dir / "config.yaml").write_text(config_to_yaml(config))
+        console.print(f"[bold]run directory[/bold] {run_dir}")
+    try:
+        return _train(config, run_dir, checkpoint, model, tokenizer, dist, started)
+    except KeyboardInterrupt:
+        raise _interrupted(run_dir) from None
+
+
+def _train(
+    config: TrainConfig, run_dir: Path, checkpoint: Path | None, model: Any, tokenizer: Any, dist: Any, started: float
+) -> Path:
+    import torch
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    main = dist.is_main_process
     if config.run.device == "cpu" or not torch.cuda.is_available():
         torch.set_num_threads(max(1, torch.get_num_threads()))
 
@@ -198,21 +295,24 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
             console.print(f"format warm-up: {config.warmup.steps} steps on random legal moves")
             summary = run_warmup(model, tokenizer, config, str(run_dir / "warmup_tmp"))
             shutil.rmtree(run_dir / "warmup_tmp", ignore_errors=True)  # SFT's scratch folder; nothing saved there
-            if main:
-                model.save_pretrained(warm)
-                tokenizer.save_pretrained(warm)
-                (warm / "summary.json").write_text(json.dumps(summary))
+            if main:  # written aside, then renamed: a crash mid-save never leaves a half warm-up to reuse
+                partial = run_dir / "warmup.partial"
+                shutil.rmtree(partial, ignore_errors=True)
+                model.save_pretrained(partial)
+                tokenizer.save_pretrained(partial)
+                (partial / "summary.json").write_text(json.dumps(summary))
+                shutil.rmtree(warm, ignore_errors=True)  # an unfinished save from before this rule
+                partial.rename(warm)
     if config.grpo.beta > 0:
         _set_reference(model, tokenizer, run_dir, main)
 
-    before = None
-    if checkpoint is None and config.eval.before and main:
+    earlier = _load_json(run_dir / "eval_before.json")  # a resumed run: the table still compares with the start
+    before = earlier.get("tiers") if isinstance(earlier, dict) else None
+    if before is None and checkpoint is None and config.eval.before and main:
         console.print(f"evaluation before GRPO: {config.eval.games_per_tier} games per tier")
         report = evaluate_model(model, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
         report.save(run_dir / "eval_before.json")
         before = report.tiers
-    elif (run_dir / "eval_before.json").exists():  # a resumed run: the table still compares with the start
-        before = json.loads((run_dir / "eval_before.json").read_text())["tiers"]
 
     rollout = ArenaRollout(config, tokenizer, run_dir, rank=dist.process_index)
     if checkpoint is not None:
@@ -233,7 +333,8 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
             target_modules=lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules),
             task_type="CAUSAL_LM",
         )
-    callbacks = _callbacks(rollout, config, run_dir, tokenizer)
+    stop = _StopOnCtrlC(enabled=dist.num_processes == 1)
+    callbacks = [*_callbacks(rollout, config, run_dir, tokenizer), _stop_callback(stop)]
     trainer = GRPOTrainer(
         model=model,
         processing_class=tokenizer,
@@ -245,7 +346,14 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
         callbacks=callbacks,
     )
     callbacks[0].trainer = trainer
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with stop:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    if stop.requested:
+        saved = run_dir / f"checkpoint-{trainer.state.global_step}"
+        raise TrainingInterrupted(
+            f"interrupted at step {trainer.state.global_step}: saved {saved}. Resume with: python train.py "
+            f"--resume {run_dir}"
+        )
     if main:
         trainer.save_model(str(run_dir / "final"))
         tokenizer.save_pretrained(run_dir / "final")
@@ -279,10 +387,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and not args.config:
             saved = Path(args.resume)
             saved = saved.parent if saved.name.startswith("checkpoint-") else saved
+            if not (saved / "config.yaml").is_file():
+                what = "no such folder" if not saved.is_dir() else "no config.yaml there, so not a run directory"
+                raise ArenaError(
+                    f"--resume {args.resume}: {what}; pass a run directory made by train.py (runs/<run>) or one "
+                    "of its checkpoint-N folders"
+                )
             config = load_train_config(saved / "config.yaml", overrides)
         else:
             config = load_train_config(args.config, overrides)
         train(config, resume=args.resume)
+    except TrainingInterrupted as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+        return 130  # the shell's code for a program stopped by Ctrl-C
+    except KeyboardInterrupt:  # before the run directory existed: nothing to resume
+        console.print("[yellow]interrupted before training started: nothing was saved[/yellow]")
+        return 130
     except ArenaError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2

@@ -11,11 +11,13 @@ import sys
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
 import pytest
+from loopback import LoopbackServer as _Server
+from loopback import QuietHandler
+from loopback import completion as _completion
 
 from arena.env import TextGameEnv
 from arena.evaluation import EndpointError, OpenAIPlayer, Turn, evaluate
@@ -29,50 +31,17 @@ def _turns(n: int = 2) -> list[Turn]:
     return [Turn(info["messages"], env.state, tuple(info["legal_moves"]), np.random.default_rng(i)) for i in range(n)]
 
 
-class _Server:
-    """A ThreadingHTTPServer on a free loopback port, running in a daemon thread."""
-
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def _reply(handler: BaseHTTPRequestHandler, code: int, payload: dict) -> None:
-    body = json.dumps(payload).encode()
-    handler.send_response(code)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def _completion(content: str, reasoning: str | None = None) -> dict:
-    message = {"role": "assistant", "content": content}
-    if reasoning is not None:
-        message["reasoning_content"] = reasoning
-    return {"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]}
-
-
 def test_retries_server_errors_then_succeeds(monkeypatch):
     seen: list[tuple[str | None, dict]] = []
 
-    class Flaky(BaseHTTPRequestHandler):
+    class Flaky(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append((self.headers.get("Authorization"), body))
             if len(seen) <= 2:
-                _reply(self, 500, {"error": "overloaded"})
+                self.reply(500, {"error": "overloaded"})
             else:  # reasoning split out, as vLLM's reasoning parser and transformers serve do
-                _reply(self, 200, _completion("<move>4</move>", reasoning="centre"))
-
-        def log_message(self, *args: object) -> None:
-            pass
+                self.reply(200, _completion("<move>4</move>", reasoning="centre"))
 
     monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
     server = _Server(Flaky)
@@ -89,12 +58,9 @@ def test_retries_server_errors_then_succeeds(monkeypatch):
 
 
 def test_gives_up_after_retries_without_leaking_the_key(monkeypatch):
-    class Broken(BaseHTTPRequestHandler):
+    class Broken(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
-            _reply(self, 503, {"error": f"echoing {self.headers.get('Authorization')}"})
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(503, {"error": f"echoing {self.headers.get('Authorization')}"})
 
     monkeypatch.setenv("ARENA_TEST_KEY", SECRET)
     server = _Server(Broken)
@@ -108,12 +74,9 @@ def test_gives_up_after_retries_without_leaking_the_key(monkeypatch):
 
 
 def test_client_error_is_not_retried():
-    class BadRequest(BaseHTTPRequestHandler):
+    class BadRequest(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
-            _reply(self, 404, {"error": "no such model"})
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(404, {"error": "no such model"})
 
     server = _Server(BadRequest)
     try:
@@ -128,13 +91,10 @@ def test_client_error_is_not_retried():
 def test_stalling_server_times_out():
     release = threading.Event()
 
-    class Stall(BaseHTTPRequestHandler):
+    class Stall(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
             release.wait(5)
-            _reply(self, 200, _completion("<think></think><move>0</move>"))
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(200, _completion("<think></think><move>0</move>"))
 
     server = _Server(Stall)
     try:
@@ -177,16 +137,13 @@ def test_tiny_model_behind_a_python_http_server(tiny_path):
     model_player = HFPlayer.from_pretrained(str(tiny_path), device="cpu", max_new_tokens=8)
     lock = threading.Lock()
 
-    class TinyChat(BaseHTTPRequestHandler):
+    class TinyChat(QuietHandler):
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             rng = np.random.default_rng(body.get("seed", 0))
             with lock:  # one generation at a time; requests still arrive concurrently
                 text = model_player.act([Turn(body["messages"], None, (), rng)])[0]
-            _reply(self, 200, _completion(text))
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(200, _completion(text))
 
     server = _Server(TinyChat)
     try:

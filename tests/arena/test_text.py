@@ -72,7 +72,8 @@ def test_lenient_reads_last_move_and_first_integer_but_flags_format():
 
 def test_huge_numbers_do_not_explode():
     parsed = parse_answer("<think>a</think><move>" + "9" * 100_000 + "</move>", STRICT)
-    assert parsed.move == -1  # off every board
+    assert parsed.move is None and parsed.error_kind == "unparseable"  # off every board, said without int()
+    assert "has more than 18 digits: no board has that many cells" in parsed.error and len(parsed.error) < 200
 
 
 def test_custom_tags_and_validation():

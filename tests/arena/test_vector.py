@@ -440,3 +440,31 @@ def test_the_fast_pattern_is_what_reads_well_formed_answers():
     batch = parse_answers([answer(3), answer(3, think="a<b")], STRICT)
     assert batch.well_formed[0] is not None and batch.well_formed[1] is None
     assert batch.moves.tolist() == [3, 3] and batch.format_ok.all()
+
+
+@pytest.mark.parametrize(
+    ("actions", "given"), [(None, "a NoneType"), ("<move>4</move>", "a str"), (["<move>4</move>"], "1 answers")]
+)
+def test_step_names_what_it_was_given_instead_of_one_answer_per_game(actions, given):
+    envs = gym.make_vec("arena/TicTacToe-v0", num_envs=2)
+    envs.reset(seed=0)
+    with pytest.raises(ArenaError) as info:
+        envs.step(actions)
+    assert str(info.value) == f"step() takes a sequence of 2 answers, one per game; got {given}"
+
+
+def test_a_long_move_number_is_named_as_written_in_both_envs():
+    answer = "<think></think><move>999999999999</move>"
+    env = TextGameEnv(invalid_move="retry")
+    env.reset(seed=0)
+    obs, *_, info = env.step(answer)
+    assert info["invalid_reason"] == "illegal move 999999999999: cells are numbered 0-8"
+    assert "(illegal move 999999999999: cells are numbered 0-8). Try again." in obs
+    envs = gym.make_vec("arena/TicTacToe-v0", num_envs=1)
+    envs.reset(seed=0)
+    *_, info = envs.step([answer])
+    assert info["invalid_reason"][0] == "illegal move 999999999999: cells are numbered 0-8"
+    too_long = "<think></think><move>" + "9" * 19 + "</move>"
+    assert parse_answer(too_long, AnswerFormat()).error == (
+        "move '9999999999999999999' has more than 18 digits: no board has that many cells"
+    )

@@ -90,3 +90,40 @@ def test_missing_and_malformed_files(tmp_path):
 def test_override_into_a_value_is_refused():
     with pytest.raises(ArenaError, match="'game' is a value, not a section"):
         apply_overrides({"game": "tictactoe"}, ["--game.rows", "3"])
+
+
+def test_malformed_yaml_names_the_file_the_line_and_the_fix(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("grpo:\n  steps: 3\n bad: 1\n")
+    with pytest.raises(ArenaError) as info:
+        load_train_config(path)
+    assert str(info.value) == (
+        f"config file {str(path)!r} is not valid YAML at line 3, column 2: while parsing a block mapping, expected "
+        "<block end>, but found '<block mapping start>'; fix it there (the presets in configs/ show the layout)"
+    )
+
+
+def test_malformed_override_value_names_the_option_and_the_fix():
+    with pytest.raises(ArenaError) as info:
+        load_train_config(None, ["--grpo.steps", "[1,"])
+    assert str(info.value) == (
+        "override --grpo.steps: '[1,' is not a valid value (while parsing a flow node, "
+        "expected the node content, but found '<stream end>'); write a number, true/false, a list like [1, 2] or a "
+        """mapping like {a: 1}, or quote a string: --grpo.steps '"[1,"'"""
+    )
+
+
+def test_a_missing_model_folder_fails_in_the_config_not_at_the_hub(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(ArenaError) as info:
+        load_train_config(None, {"model.name_or_path": str(missing)})
+    assert str(info.value) == (
+        f"invalid training config:\n  model.name_or_path: no such folder {str(missing)!r}; pass the folder of a saved "
+        f"model (with its config.json), a Hugging Face id like 'org/name', or 'tiny' (got {str(missing)!r})"
+    )
+    assert load_train_config(None, {"model.name_or_path": "org/name"}).model.name_or_path == "org/name"
+
+
+def test_one_kept_checkpoint_is_refused():
+    with pytest.raises(ArenaError, match=r"grpo.save_total_limit: Input should be greater than or equal to 2"):
+        load_train_config(None, ["--grpo.save_total_limit", "1"])
