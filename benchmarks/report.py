@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -355,7 +356,9 @@ def keep_missing(rendered: str, previous: str, results: dict[str, dict[str, Any]
             anchor = next((h for h in later if _section(text, h)), None)
             at = text.find(anchor + "\n") if anchor else len(text)
             text = text[:at] + old_section + text[at:]
-    return text
+    return re.sub(
+        r"([^\n])\n## ", r"\1\n\n## ", text
+    )  # a kept section ends with one newline: a blank line before headings
 
 
 def _section(text: str, heading: str) -> str:

@@ -74,6 +74,28 @@ def test_keep_mode_updates_one_result_and_keeps_the_rest(report, tmp_path: Path)
     assert "Not measured: run `python benchmarks/bench_train.py`" in out.read_text()  # without --keep, say so
 
 
+def test_keep_mode_adds_a_new_section_and_keeps_the_blank_line_before_the_next(report, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "BENCHMARKS.md"
+    report.main(["--results", str(FIXTURES), "--out", str(out)])
+    tier = {"games": 4, "wins": 2, "draws": 1, "losses": 1, "score": 0.625, "score_ci": [0.2, 0.9],
+            "invalid_move_rate": 0.0}  # fmt: skip
+    learning = {
+        "machine": {"cpu": "Fixture CPU", "cores": 2, "python": "3.11", "platform": "x", "date": "2025-01-02"},
+        "config": "configs/tictactoe-tiny-cpu.yaml", "overrides": [], "every": 50, "games": 4,
+        "runs": [{"seed": 0, "wall_s": 60.0, "curve": [], "minutes_to": {"0.8": None, "0.9": None},
+                  "final": {"random": tier, "perfect": tier}}],
+    }  # fmt: skip
+    only_learning = tmp_path / "learning"
+    only_learning.mkdir()
+    (only_learning / "bench_learning.json").write_text(json.dumps(learning))
+    report.main(["--results", str(only_learning), "--out", str(out), "--keep"])
+    text = out.read_text()
+    assert "| 0 | 2/1/1 | 0.62 [0.20, 0.90] |" in text and "| textarena | 0.7.4 | MIT |" in text
+    assert "`.\n\n## Peers measured\n" in text  # the kept section after the new one, a blank line between
+
+
 def test_supervised_calibration_runs_and_scores_every_position(tmp_path: Path) -> None:
     import json
     import subprocess
