@@ -113,9 +113,10 @@ class GRPOSection(_Section):
     )
     distinct_moves: bool = Field(
         False,
-        description="turn rollouts: the members of a group try distinct legal moves, drawn from the policy without "
-        "replacement until every legal move is tried, so groups keep comparing moves after the policy has settled "
-        "(the update then weighs moves by their play-outs, not by the policy's odds). transformers generation only.",
+        description="turn rollouts: a group's first answer samples the policy as usual, the others try the legal "
+        "moves the group has not tried, drawn from the policy without replacement, so groups keep comparing moves "
+        "after the policy has settled (the update then weighs moves by their play-outs, not by the policy's odds). "
+        "transformers generation only.",
     )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group",
