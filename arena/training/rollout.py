@@ -202,19 +202,16 @@ class TransformersBackend:
         kwargs: dict[str, Any] = {"do_sample": sample, "top_k": None}
         kwargs.update(temperature=temperature if sample else None, top_p=top_p if sample else None)
         processors = []
-        if sample and move_temperature is not None and move_temperature != temperature:
-            processors.append(
-                move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
-            )
         if distinct is not None:
             if len(distinct.groups) != len(contexts) or len(distinct.legal) != len(contexts):
                 raise ArenaError(f"distinct moves need a group and legal moves for each of the {len(contexts)} rows")
+            # First, on the raw scores: it draws each move at the move's own temperature and leaves one token,
+            # which the move temperature processor below cannot change.
             move_t = move_temperature if move_temperature is not None else temperature
-            # After the move temperature processor, which rescales the same scores: divide by the base only.
+            processors.append(distinct_moves_processor(self.tokenizer, self.move_tag, distinct, move_t, width))
+        if sample and move_temperature is not None and move_temperature != temperature:
             processors.append(
-                distinct_moves_processor(
-                    self.tokenizer, self.move_tag, distinct, move_t if not processors else temperature, width
-                )
+                move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
             )
         if processors:
             kwargs["logits_processor"] = processors
