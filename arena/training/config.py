@@ -91,7 +91,10 @@ class GRPOSection(_Section):
         "group answers one position (the current board only), each answer is played out and scored by its game.",
     )
     max_prefix_plies: int | None = Field(
-        None, ge=0, description="turn rollouts: most random plies played to reach a position (None: any depth)."
+        None,
+        ge=0,
+        description="turn rollouts: most random plies played from the empty board to reach a position (None: "
+        "any depth); a curriculum start (an opening, a puzzle) is the position itself.",
     )
     steps: int = Field(150, ge=1, description="GRPO optimizer steps.")
     learning_rate: float = Field(3e-4, gt=0, description="GRPO learning rate.")

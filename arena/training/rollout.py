@@ -464,8 +464,9 @@ class GameRunner:
     ) -> list[Episode]:
         """Turn-level GRPO: every group answers ONE position `group_size` times, each answer is played out.
 
-        For each entry of `options` (one per group) a position is drawn: the episode's start plus a random
-        number of random legal plies, then the opponent's reply if it is its turn. Every member of the group
+        For each entry of `options` (one per group) a position is drawn: the empty board plus a random number
+        of random legal plies, or the episode's start as it is when the curriculum chose one (an opening, a
+        puzzle), then the opponent's reply if it is its turn. Every member of the group
         sees that same prompt (the current board only), answers it, and the game is then played to the end by
         the same policy against the group's opponent and seed. A member's reward is its game's outcome, plus the
         format bonus and invalid-move penalty of its own answer; only that answer is trained on.
@@ -557,11 +558,15 @@ class GameRunner:
     def _decision_point(
         self, env_index: int, opts: dict[str, Any], rng: np.random.Generator, max_prefix_plies: int | None
     ) -> dict[str, Any]:
-        """`opts` with its start extended by random legal plies, leaving a position where the agent moves."""
+        """`opts` with the empty start extended by random legal plies, leaving a position where the agent moves.
+
+        A start the curriculum chose (an opening, a puzzle) is kept as it is: random plies would turn a win-in-1
+        into some other position, so the puzzles a user asked for would mostly never be asked."""
         env = self._env(env_index)
         game = env.game
         start = list(opts.get("start") or [])
-        limit = game.info.max_game_length - len(start) - 1 if max_prefix_plies is None else max_prefix_plies
+        longest = game.info.max_game_length - 1 if max_prefix_plies is None else max_prefix_plies
+        limit = 0 if start else longest
         for _ in range(20):
             plies = int(rng.integers(0, max(0, limit) + 1))
             state, prefix = game.play(start), []

@@ -186,6 +186,21 @@ def test_turn_rollouts_share_one_position_per_group(tiny):
     assert all(isinstance(n, int) for n in starts)
 
 
+def test_turn_rollouts_ask_a_curriculum_start_as_given(tiny):
+    """A puzzle (or opening) start is the position asked about: random plies on top would mostly undo it. The
+    empty board is extended by random plies, so groups see positions of many depths."""
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    win_in_1 = [0, 3, 1, 4]  # X holds 0 and 1, O holds 3 and 4: X to move, 2 wins
+    options = [{"opponent": "random", "agent_seat": "first", "opponent_seed": g, "start": win_in_1} for g in range(8)]
+    episodes = runner.play_decisions(ScriptedBackend(tokenizer), options, 2, seed=0, max_new_tokens=32, temperature=1.0)
+    assert all(ep.options["start"] == win_in_1 for ep in episodes)
+    empty = [{**opts, "start": []} for opts in options]
+    episodes = runner.play_decisions(ScriptedBackend(tokenizer), empty, 2, seed=0, max_new_tokens=32, temperature=1.0)
+    assert len({len(ep.options["start"]) for ep in episodes}) > 1
+
+
 def test_turn_rollout_scores_an_invalid_first_answer(tiny):
     _, tokenizer = tiny
     config = load_train_config(None, ["--grpo.rollout", "turn"])
