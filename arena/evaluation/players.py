@@ -190,7 +190,11 @@ def missing_model_folder(name_or_path: str) -> bool:
 
 
 def resolve_checkpoint(path: str) -> str:
-    """`path` itself, or for a training run directory without a config.json, its latest `checkpoint-N`."""
+    """`path` itself, the folder of an installed catalog model ('smollm2-135m'), or for a training run directory
+    without a config.json, its latest `checkpoint-N`."""
+    from arena.models.catalog import resolve_model
+
+    path = resolve_model(path)
     if missing_model_folder(path):
         raise ArenaError(
             f"no such model folder {path!r}; pass the folder of a saved model (with its config.json), a training "
@@ -407,7 +411,8 @@ def make_player(
 
     - a tier name ("random", "depth-2", "perfect", ...): the scripted opponent plays;
     - "tiny" or "tiny:<seed>": the embedded tiny model, freshly initialised;
-    - "model:<path or hub id>": a transformers causal LM (a run directory plays its latest checkpoint);
+    - "model:<path or hub id>": a transformers causal LM (a run directory plays its latest checkpoint; a catalog
+      name such as "smollm2-135m" plays the model `arena models install` made);
     - "openai:<model>": an OpenAI-compatible endpoint at `base_url`.
     """
     if isinstance(spec, Player):

@@ -19,6 +19,7 @@ from arena.env import EnvConfig
 from arena.errors import ArenaError
 from arena.evaluation.players import missing_model_folder
 from arena.games.registry import get_spec
+from arena.models.catalog import CATALOG, is_installed
 from curricula.config import CurriculumConfig, parse_config
 from opponents.spec import parse_opponent
 
@@ -47,7 +48,10 @@ class LoraSection(_Section):
 
 class ModelSection(_Section):
     name_or_path: str = Field(
-        TINY_MODEL, min_length=1, description="'tiny' (the embedded model), a local path, or a Hugging Face id."
+        TINY_MODEL,
+        min_length=1,
+        description="'tiny' (the embedded model), an installed catalog model such as 'smollm2-135m' (`arena models "
+        "install smollm2-135m`), a local path, or a Hugging Face id.",
     )
     tiny_seed: int = Field(0, ge=0, description="Weight-init seed of the embedded tiny model.")
     trust_remote_code: bool = Field(False, description="Allow the model's own code from the hub; off unless asked.")
@@ -61,6 +65,8 @@ class ModelSection(_Section):
     @field_validator("name_or_path")
     @classmethod
     def _local_path_exists(cls, value: str) -> str:
+        if value in CATALOG and not is_installed(value):
+            raise ValueError(f"model {value!r} is not installed; install it once with: arena models install {value}")
         if missing_model_folder(value):
             raise ValueError(
                 f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "

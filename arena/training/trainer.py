@@ -51,12 +51,13 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
 
         model, tokenizer = build_tiny_model(seed=m.tiny_seed, game=config.game)
     else:
+        from arena.models.catalog import resolve_model
+
+        path = resolve_model(m.name_or_path)  # a catalog name ('smollm2-135m') becomes its installed folder
         try:
-            tokenizer = AutoTokenizer.from_pretrained(m.name_or_path, trust_remote_code=m.trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=m.trust_remote_code)
             dtype = m.dtype if m.dtype == "auto" else getattr(torch, m.dtype)
-            model = AutoModelForCausalLM.from_pretrained(
-                m.name_or_path, trust_remote_code=m.trust_remote_code, dtype=dtype
-            )
+            model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=m.trust_remote_code, dtype=dtype)
         except OSError as exc:
             raise ArenaError(
                 f"cannot load model.name_or_path={m.name_or_path!r}: {exc}. Give a local directory with "
