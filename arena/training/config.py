@@ -352,9 +352,38 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{context}, {problem}" if context else problem
 
 
+# A preset's optional top-level mapping of values that replace the file's when the run trains on a CPU, so one
+# file holds the full GPU run and a short CPU run of the same recipe.
+ON_CPU = "on_cpu"
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _trains_on_cpu(data: Mapping[str, Any]) -> bool:
+    """Where `run.device` (default auto) puts the run: auto means CUDA when torch sees a GPU."""
+    run = data.get("run")
+    device = run.get("device", "auto") if isinstance(run, Mapping) else "auto"
+    if device in ("cpu", "cuda"):
+        return device == "cpu"
+    try:
+        import torch
+    except ImportError:
+        return True
+    return not torch.cuda.is_available()
+
+
 def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
     """A validated TrainConfig from a YAML file (or defaults) plus overrides (see `apply_overrides`); errors name
-    the field to fix."""
+    the field to fix. A file's `on_cpu` mapping replaces its values when the run trains on a CPU (run.device cpu,
+    or auto without a GPU); overrides apply last either way."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -374,7 +403,16 @@ def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mappin
         if loaded is not None and not isinstance(loaded, dict):
             raise ArenaError(f"config file {str(p)!r} must hold a mapping of sections, not {type(loaded).__name__}")
         data = loaded or {}
-    apply_overrides(data, overrides)
+    on_cpu = data.pop(ON_CPU, None)
+    if on_cpu is not None and not isinstance(on_cpu, dict):
+        raise ArenaError(f"{ON_CPU} in {str(path)!r} must be a mapping of sections, like the config itself")
+    merged = copy.deepcopy(data)
+    apply_overrides(merged, overrides)
+    if on_cpu and _trains_on_cpu(merged):
+        # The preset's CPU variant: its on_cpu values replace the file's, and command-line overrides still win.
+        merged = _deep_merge(data, on_cpu)
+        apply_overrides(merged, overrides)
+    data = merged
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
