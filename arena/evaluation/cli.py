@@ -101,7 +101,15 @@ def add_eval_parser(sub: Any) -> None:
     g.add_argument("--out", default="eval", help="directory for report.json and scores.png")
     g.add_argument("--json", default=None, help="JSON report path (default: OUT/report.json)")
     g.add_argument("--plot", default=None, help="PNG chart path (default: OUT/scores.png)")
-    g.add_argument("--include-games", action="store_true", help="also write every game's moves to the JSON")
+    g.add_argument(
+        "--include-games", action="store_true", help="also write every game (moves and transcript) to the JSON"
+    )
+    g.add_argument(
+        "--transcripts",
+        default=None,
+        help="JSONL of every game's turns: prompt, the player's completion, move played (default: "
+        "OUT/transcripts.jsonl)",
+    )
     g.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=cmd_eval)
 
@@ -138,8 +146,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ArenaError(f"invalid evaluation options: {_flag_errors(exc)}") from None
     out = Path(args.out)
     json_path, plot_path = Path(args.json or out / "report.json"), Path(args.plot or out / "scores.png")
+    transcripts_path = Path(args.transcripts or out / "transcripts.jsonl")
     _check_writable(json_path, "--json" if args.json else "--out")  # before any game is played, not after
     _check_writable(plot_path, "--plot" if args.plot else "--out")
+    _check_writable(transcripts_path, "--transcripts" if args.transcripts else "--out")
     player = make_player(
         args.player,
         get_spec(args.game).game(),
@@ -173,7 +183,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
     report.save(json_path, include_games=args.include_games)
     report.plot(plot_path)
-    console.print(f"wrote {json_path} and {plot_path}")
+    report.save_transcripts(transcripts_path)
+    console.print(f"wrote {json_path}, {plot_path} and {transcripts_path}")
     message = report.failure_message()
     if message is not None:
         console.print(f"[red]incomplete evaluation:[/red] {message}")

