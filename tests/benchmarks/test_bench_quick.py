@@ -109,3 +109,28 @@ def test_supervised_calibration_runs_and_scores_every_position(tmp_path: Path) -
     assert result["positions"] == 4520  # every non-terminal tic-tac-toe position
     assert [p["step"] for p in result["curve"]] == [1, 2]
     assert all(0.0 <= p["accuracy"] <= 1.0 for p in result["curve"])
+
+
+def test_policy_probe_judges_every_position_and_finds_a_fixed_order(tmp_path: Path, monkeypatch) -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "probe.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "probe_policy.py"), "perfect", "random", "--out", str(out)]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    perfect, random = json.loads(out.read_text())["rows"]
+    assert perfect["positions"] == 4520 and perfect["invalid"] == 0.0
+    assert perfect["optimal"] == perfect["win_in_1"] == perfect["must_block"] == 1.0
+    assert random["optimal"] < 0.7 and random["win_in_1"] < 0.6 and random["fixed_order_share"] < 0.5
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # the script imports its neighbour _machine
+    spec = importlib.util.spec_from_file_location("probe_policy", ROOT / "benchmarks" / "probe_policy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = __import__("numpy").random.default_rng(0)
+    legal = [tuple(sorted(rng.choice(9, size=int(rng.integers(1, 10)), replace=False).tolist())) for _ in range(300)]
+    ranking = [4, 0, 8, 2, 6, 1, 3, 5, 7]
+    moves = [next(c for c in ranking if c in free) for free in legal]  # a player that only ranks cells
+    order, share = module.best_fixed_order(legal, moves, 9)
+    assert share == 1.0 and order[:3] == ranking[:3]  # later cells can tie: few positions tell them apart
