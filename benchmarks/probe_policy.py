@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 from _machine import machine
+from calib_supervised import positions
 from rich.console import Console
 from rich.table import Table
 
@@ -32,18 +33,6 @@ from arena.env import TextGameEnv
 from arena.evaluation.players import Turn, make_player
 from arena.evaluation.quality import MoveJudge
 from arena.text import parse_answers
-
-
-def positions(game) -> list:
-    """Every non-terminal position reachable from the empty board, in a fixed order."""
-    seen, stack = {}, [game.initial_state()]
-    while stack:
-        state = stack.pop()
-        if game.key(state) in seen or game.is_over(state):
-            continue
-        seen[game.key(state)] = state
-        stack.extend(game.apply(state, m) for m in game.legal_moves(state))
-    return list(seen.values())
 
 
 def best_fixed_order(legal: list[tuple[int, ...]], moves: list[int | None], cells: int) -> tuple[list[int], float]:

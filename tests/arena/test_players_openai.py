@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from loopback import LoopbackServer as _Server
-from loopback import QuietHandler
+from loopback import QuietHandler, transformers_serve
 from loopback import completion as _completion
 
 from arena.env import TextGameEnv
@@ -155,44 +151,12 @@ def test_tiny_model_behind_a_python_http_server(tiny_path):
         server.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_tiny_model_behind_transformers_serve(tiny_path):
     for module in ("fastapi", "uvicorn", "openai"):
         pytest.importorskip(module, reason="transformers serve needs the serving packages (dev extra)")
-    port = _free_port()
-    cli = Path(sys.executable).with_name("transformers")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.Popen(
-        [str(cli), "serve", str(tiny_path), "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"transformers serve did not come up (exit code {proc.poll()})")
-            time.sleep(0.5)
-        options = {"base_url": f"http://127.0.0.1:{port}/v1", "concurrency": 2, "max_new_tokens": 8, "timeout": 60}
+    with transformers_serve(tiny_path, timeout=120) as base_url:
+        options = {"base_url": base_url, "concurrency": 2, "max_new_tokens": 8, "timeout": 60}
         report = evaluate(f"openai:{tiny_path}", tiers=["random"], games_per_tier=2, seed=0, player_options=options)
         assert report.tier("random")["games"] == 2
         assert report.player == f"openai:{tiny_path}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()

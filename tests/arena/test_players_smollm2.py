@@ -5,17 +5,12 @@ for the OpenAI-compatible player."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("transformers")
+
+from loopback import transformers_serve  # noqa: E402
 
 from arena.cli import main  # noqa: E402
 from arena.evaluation import evaluate  # noqa: E402
@@ -61,39 +56,13 @@ def test_smollm2_zero_shot_evaluation_by_name_records_what_it_said(smollm2_folde
             assert (turn["invalid"] is None) == (turn["agent_move"] is not None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_smollm2_behind_transformers_serve_plays_as_it_does_in_process(smollm2_folder):
     for module in ("fastapi", "uvicorn", "openai"):
         pytest.importorskip(module, reason="transformers serve needs the serving packages (dev extra)")
-    port = _free_port()
-    cli = Path(sys.executable).with_name("transformers")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [str(cli), "serve", str(smollm2_folder), "--port", str(port), "--device", "cpu"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"transformers serve did not come up (exit code {proc.poll()})")
-            time.sleep(0.5)
+    with transformers_serve(smollm2_folder, timeout=180, threads=1) as base_url:
         common = {"tiers": ["random"], "games_per_tier": 2, "seed": 0}
-        options = {"base_url": f"http://127.0.0.1:{port}/v1", "concurrency": 2, "max_new_tokens": 16, "timeout": 120}
+        options = {"base_url": base_url, "concurrency": 2, "max_new_tokens": 16, "timeout": 120}
         options["temperature"] = 0.0
         served = evaluate(f"openai:{smollm2_folder}", **common, player_options=options)
         local = evaluate("model:smollm2-135m", **common, player_options={"temperature": 0.0, "max_new_tokens": 16})
@@ -101,9 +70,3 @@ def test_smollm2_behind_transformers_serve_plays_as_it_does_in_process(smollm2_f
         # Greedy answers to the same prompts: the server applies the same chat template to the same weights.
         said = [[t["completion"].strip() for t in g.transcript] for g in served.games]
         assert said == [[t["completion"].strip() for t in g.transcript] for g in local.games]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
