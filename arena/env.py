@@ -369,6 +369,19 @@ def make_config(config: EnvConfig | dict[str, Any] | None, overrides: dict[str, 
         raise ArenaError(f"invalid environment config: {exc}") from exc
 
 
+def turn_record(prompt: str, answer: str, info: dict[str, Any]) -> dict[str, Any]:
+    """One agent turn of a transcript (training's and evaluation's): what the player saw, what it said, and what
+    was played; `info` is what `step` returned for that answer."""
+    return {
+        "prompt": prompt,
+        "completion": answer,
+        "agent_move": info.get("agent_move"),
+        "opponent_move": info.get("opponent_move"),
+        "opponent_moves": info.get("opponent_moves"),  # all of them, when the opponent moved several times
+        "invalid": info.get("invalid_reason"),
+    }
+
+
 def system_prompt(renderer: Renderer, answer: AnswerFormat) -> str:
     """The system turn: which game, its rules and the answer format."""
     return f"You are playing {renderer.title}. {renderer.rules()} {answer.instructions(renderer.move_noun)}"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from arena.env import TextGameEnv
+from arena.env import TextGameEnv, turn_record
 from arena.errors import ArenaError, UnknownGameError
 from arena.evaluation.players import EndpointError, Player, Turn, make_player
 from arena.evaluation.quality import MoveJudge
@@ -482,15 +482,7 @@ def run_games(
             slot.chat += [dict(slot.info["messages"][-1]), {"role": "assistant", "content": text}]
             _, _, terminated, truncated, info = slot.env.step(text)
             rec = slot.record
-            rec.transcript.append(
-                {
-                    "prompt": slot.info["messages"][-1]["content"],
-                    "completion": text,
-                    "agent_move": info.get("agent_move"),
-                    "opponent_moves": info.get("opponent_moves"),
-                    "invalid": info.get("invalid_reason"),
-                }
-            )
+            rec.transcript.append(turn_record(slot.info["messages"][-1]["content"], text, info))
             rec.seconds += per_move
             rec.think_chars += len(info.get("think") or "")
             if info.get("invalid_kind") is None and info.get("agent_move") is not None:

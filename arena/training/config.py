@@ -19,7 +19,7 @@ from arena.env import EnvConfig
 from arena.errors import ArenaError
 from arena.evaluation.players import missing_model_folder
 from arena.games.registry import get_spec
-from arena.models.catalog import CATALOG, is_installed
+from arena.models.catalog import ModelNotInstalledError, resolve_model
 from curricula.config import CurriculumConfig, parse_config
 from opponents.spec import parse_opponent
 
@@ -65,8 +65,10 @@ class ModelSection(_Section):
     @field_validator("name_or_path")
     @classmethod
     def _local_path_exists(cls, value: str) -> str:
-        if value in CATALOG and not is_installed(value):
-            raise ValueError(f"model {value!r} is not installed; install it once with: arena models install {value}")
+        try:
+            resolve_model(value)  # a catalog name must be installed; its error gives the install command
+        except ModelNotInstalledError as exc:
+            raise ValueError(str(exc)) from None
         if missing_model_folder(value):
             raise ValueError(
                 f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "

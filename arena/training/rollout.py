@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from arena.env import EnvConfig, TextGameEnv
+from arena.env import EnvConfig, TextGameEnv, turn_record
 from arena.errors import ArenaError
 from arena.evaluation.players import stop_token_ids
 
@@ -304,18 +304,6 @@ class ChatFormatter:
         return self.encode(suffix)
 
 
-def _turn_record(prompt: str, answer: str, info: dict[str, Any]) -> dict[str, Any]:
-    """One agent turn of a transcript: what the model saw, what it said, and what was played."""
-    return {
-        "prompt": prompt,
-        "completion": answer,
-        "agent_move": info.get("agent_move"),
-        "opponent_move": info.get("opponent_move"),
-        "opponent_moves": info.get("opponent_moves"),  # all of them, when the opponent moved several times
-        "invalid": info.get("invalid_reason"),
-    }
-
-
 def _sampling(temperature: float, move_temperature: float | None) -> dict[str, float]:
     """Backend sampling arguments; `move_temperature` only when set, so simple backends need not know it."""
     return {"temperature": temperature, **({} if move_temperature is None else {"move_temperature": move_temperature})}
@@ -417,7 +405,7 @@ class GameRunner:
                 stats.turns += 1
                 answer = self.tokenizer.decode(ids, skip_special_tokens=True)
                 obs, reward, terminated, truncated, info = envs[i].step(answer)
-                ep.transcript.append(_turn_record(messages[i][-1]["content"], answer, info))
+                ep.transcript.append(turn_record(messages[i][-1]["content"], answer, info))
                 too_long = (
                     max_sequence_tokens is not None
                     and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
@@ -537,7 +525,7 @@ class GameRunner:
                     first_invalid[i] = info.get("invalid_kind") is not None
                     first_move[i] = None if first_invalid[i] else info.get("agent_move")
                     first[i] = False
-                ep.transcript.append(_turn_record(prompt, answer, info))
+                ep.transcript.append(turn_record(prompt, answer, info))
                 infos[i] = info
                 if terminated or truncated:
                     ep.info = info

@@ -27,7 +27,7 @@ def test_presets_validate_and_round_trip(path, monkeypatch):
         importlib.util, "find_spec", lambda name, *a: object() if name in ("vllm", "peft") else real(name, *a)
     )
     # Presets may name a catalog model (smollm2-135m): validation checks it is installed, so pretend it is.
-    monkeypatch.setattr("arena.training.config.is_installed", lambda name: True)
+    monkeypatch.setattr("arena.models.catalog.is_installed", lambda name, root=None: True)
     config = load_train_config(path)
     assert TrainConfig.model_validate(__import__("yaml").safe_load(config_to_yaml(config))) == config
 

@@ -50,7 +50,7 @@ def test_on_cpu_must_be_a_mapping(tmp_path):
 
 
 def test_the_smollm2_preset_is_short_on_a_cpu_and_full_on_a_gpu(monkeypatch):
-    monkeypatch.setattr("arena.training.config.is_installed", lambda name: True)
+    monkeypatch.setattr("arena.models.catalog.is_installed", lambda name, root=None: True)
     cpu = load_train_config(PRESET, ["--run.device", "cpu"])
     gpu = load_train_config(PRESET, ["--run.device", "cuda"])
     assert cpu.model.name_or_path == gpu.model.name_or_path == "smollm2-135m"
