@@ -558,7 +558,7 @@ class GameRunner:
         start = list(opts.get("start") or [])
         longest = game.info.max_game_length - 1 if max_prefix_plies is None else max_prefix_plies
         limit = 0 if start else longest
-        for _ in range(20):
+        for _ in range(20 if limit else 1):  # a start asked as given is the same on every try
             plies = int(rng.integers(0, max(0, limit) + 1))
             state, prefix = game.play(start), []
             for _ in range(plies):
