@@ -138,20 +138,24 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
     return tokenizer
 
 
-def build_tiny_model(seed: int = 0, game: str = "tictactoe") -> tuple[Any, Any]:
-    """A freshly initialised tiny Qwen2 model (4 layers, hidden 128, ~0.8M parameters) and its tokenizer.
+def build_tiny_model(seed: int = 0, game: str = "tictactoe", layers: int = 4) -> tuple[Any, Any]:
+    """A freshly initialised tiny Qwen2 model (hidden 128; 4 layers, ~0.8M parameters, by default) and its
+    tokenizer. Fewer layers run faster in proportion (a training step on a CPU is bound by arithmetic at this
+    size).
 
-    The same seed gives the same weights. The global torch RNG is left as it was.
+    The same seed and shape give the same weights. The global torch RNG is left as it was.
     """
     torch, transformers = _require_train_extra()
     if not isinstance(seed, int) or seed < 0:
         raise ArenaError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(layers, int) or layers < 1:
+        raise ArenaError(f"layers must be a positive integer, got {layers!r}")
     tokenizer = build_tokenizer(game)
     config = transformers.Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=128,
         intermediate_size=384,
-        num_hidden_layers=4,
+        num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=4096,  # whole connect four games as one chat in training

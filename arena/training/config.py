@@ -54,6 +54,9 @@ class ModelSection(_Section):
         "install smollm2-135m`), a local path, or a Hugging Face id.",
     )
     tiny_seed: int = Field(0, ge=0, description="Weight-init seed of the embedded tiny model.")
+    tiny_layers: int = Field(
+        4, ge=1, le=64, description="Transformer layers of the embedded tiny model (hidden size 128 at any depth)."
+    )
     trust_remote_code: bool = Field(False, description="Allow the model's own code from the hub; off unless asked.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weight dtype.")
     lora: LoraSection | None = Field(None, description="Train LoRA adapters (needs peft) instead of all weights.")
@@ -61,6 +64,15 @@ class ModelSection(_Section):
     @property
     def is_tiny(self) -> bool:
         return self.name_or_path == TINY_MODEL
+
+    @model_validator(mode="after")
+    def _tiny_shape_needs_tiny(self) -> ModelSection:
+        if self.tiny_layers != 4 and not self.is_tiny:
+            raise ValueError(
+                f"model.tiny_layers shapes the embedded model only; model.name_or_path={self.name_or_path!r} "
+                "brings its own shape (drop tiny_layers, or set name_or_path: tiny)"
+            )
+        return self
 
     @field_validator("name_or_path")
     @classmethod
@@ -128,6 +140,15 @@ class GRPOSection(_Section):
         "moves the group has not tried, drawn from the policy without replacement, so groups keep comparing moves "
         "after the policy has settled (the update then weighs moves by their play-outs, not by the policy's odds). "
         "transformers generation only.",
+    )
+    path_starts: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="turn rollouts: share of the groups (those whose curriculum spec sets no start) that answer a "
+        "position on the policy's own path instead of a random one: the game's start, or a position where the "
+        "agent was to move in the policy's latest whole games against the curriculum's opponents (the play-outs "
+        "of groups that answered the start). Ignored by game rollouts.",
     )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group",

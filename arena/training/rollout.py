@@ -9,6 +9,7 @@ All games of a batch advance together, one batched generation call per turn.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,6 +19,9 @@ import numpy as np
 from arena.env import EnvConfig, TextGameEnv, turn_record
 from arena.errors import ArenaError
 from arena.evaluation.players import stop_token_ids
+
+#: Positions kept from the policy's latest whole games for `path_starts`; older ones drop out.
+PATH_POOL_SIZE = 1024
 
 
 class Backend(Protocol):
@@ -347,6 +351,9 @@ class GameRunner:
         self._opponents: dict[str, Any] = {}
         self._envs: list[TextGameEnv] = []
         self.stats = RolloutStats()
+        # Turn rollouts: where the agent was to move in the policy's latest whole games (moves, seat); the
+        # start of a game is ([], seat).
+        self.path_positions: deque[tuple[list[int], str]] = deque(maxlen=PATH_POOL_SIZE)
 
     def _env(self, i: int) -> TextGameEnv:
         while len(self._envs) <= i:
@@ -452,6 +459,7 @@ class GameRunner:
         continuation_temperature: float | None = None,
         pool_same_move: bool = False,
         distinct_moves: bool = False,
+        path_starts: float = 0.0,
     ) -> list[Episode]:
         """Turn-level GRPO: every group answers ONE position `group_size` times, each answer is played out.
 
@@ -470,6 +478,15 @@ class GameRunner:
         distinct legal moves, drawn from the policy without replacement (`DistinctMoves`), so a group compares
         moves even when the policy has settled on one; the update then weighs moves by how they played out rather
         than by how often the policy picks them, which is no longer the plain policy gradient.
+
+        With `path_starts` > 0, that share of the groups whose curriculum spec sets no start answer a position
+        on the policy's own path instead of a random one: drawn from the positions where the agent was to move
+        in the policy's latest whole games (`path_positions`: the game's start, and every position the
+        play-outs of a group that answered the start reached), each game weighing once per position, so the
+        start is asked about as often as any later turn. A group drawn to the start plays whole games and
+        adds them to that pool; a group asked a later position does not (its games began elsewhere). These are
+        the positions the policy's games lead to against the curriculum's opponents, where evaluation plays,
+        rather than the whole game tree's.
         """
         stats = RolloutStats(games=len(options) * group_size)
         rng = np.random.default_rng(seed)
@@ -478,13 +495,24 @@ class GameRunner:
         rewards = self.env_config.rewards
         episodes: list[Episode] = []
         infos: list[dict[str, Any]] = []
+        pool, drawn_from = self.path_positions, list(self.path_positions)  # this call adds to the next one's
+        whole_game = [False] * (len(options) * group_size)  # members whose play-out is the policy's whole game
         for g, opts in enumerate(options):
-            group_opts = self._decision_point(g * group_size, dict(opts), rng, max_prefix_plies)
+            if path_starts > 0 and not opts.get("start") and rng.random() < path_starts:
+                # On the policy's path: a position its whole games reached, or the game's start itself.
+                moves, seat = drawn_from[int(rng.integers(len(drawn_from)))] if drawn_from else ([], None)
+                group_opts = {**opts, "start": list(moves), **({"agent_seat": seat} if seat else {})}
+                if not moves:
+                    whole_game[g * group_size : (g + 1) * group_size] = [True] * group_size
+            else:
+                group_opts = self._decision_point(g * group_size, dict(opts), rng, max_prefix_plies)
             env_seed = int(rng.integers(2**31))
             for m in range(group_size):
                 _, info = self._env(g * group_size + m).reset(seed=env_seed, options=group_opts)
                 infos.append(info)
                 episodes.append(Episode(options=group_opts, prompt_ids=self.chat.prompt_ids(info["messages"])))
+                if whole_game[g * group_size + m]:
+                    pool.append(([], info["seat"]))
         stats.env_s += time.perf_counter() - t0
 
         envs = self._envs[: len(episodes)]
@@ -527,6 +555,8 @@ class GameRunner:
                     first[i] = False
                 ep.transcript.append(turn_record(prompt, answer, info))
                 infos[i] = info
+                if whole_game[i] and not (terminated or truncated):
+                    pool.append((list(info["moves"]), info["seat"]))
                 if terminated or truncated:
                     ep.info = info
                     outcome = rewards.components(info["result"], 0, 1, 0)["outcome"]
@@ -555,6 +585,10 @@ class GameRunner:
         into some other position, so the puzzles a user asked for would mostly never be asked."""
         env = self._env(env_index)
         game = env.game
+        if (opts.get("agent_seat") or env.default_seat) == "random":
+            # Drawn once for the group: each member's reset would draw its own, and the check below would
+            # vouch for a seat the group may not get (the opponent could end the game before the agent moves).
+            opts = {**opts, "agent_seat": ("first", "second")[int(rng.integers(2))]}
         start = list(opts.get("start") or [])
         longest = game.info.max_game_length - 1 if max_prefix_plies is None else max_prefix_plies
         limit = 0 if start else longest

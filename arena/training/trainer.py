@@ -49,7 +49,7 @@ def load_model(config: TrainConfig) -> tuple[Any, Any]:
     if m.is_tiny:
         from arena.models.tiny import build_tiny_model
 
-        model, tokenizer = build_tiny_model(seed=m.tiny_seed, game=config.game)
+        model, tokenizer = build_tiny_model(seed=m.tiny_seed, game=config.game, layers=m.tiny_layers)
     else:
         from arena.models.catalog import resolve_model
 
@@ -113,6 +113,7 @@ class ArenaRollout:
                 continuation_temperature=g.continuation_temperature,
                 pool_same_move=g.pool_same_move,
                 distinct_moves=g.distinct_moves,
+                path_starts=g.path_starts,
             )
         else:
             episodes = self.runner.play(
@@ -200,12 +201,15 @@ class ArenaRollout:
             "curriculum": self.curriculum.state_dict(rng=self.rng),
             "exploration": self.exploration.state_dict(),
             "totals": dict(self.totals),
+            "path_positions": [[moves, seat] for moves, seat in self.runner.path_positions],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.curriculum.load_state_dict(state["curriculum"], rng=self.rng)
         self.exploration.load_state_dict(state["exploration"])
         self.totals = dict(state["totals"])
+        self.runner.path_positions.clear()
+        self.runner.path_positions.extend((list(m), str(seat)) for m, seat in state.get("path_positions", []))
 
 
 class VLLMBackend:

@@ -102,3 +102,19 @@ def test_bad_seed():
 
     with pytest.raises(ArenaError, match="non-negative"):
         build_tiny_model(seed=-1)
+
+
+def test_layers_set_the_depth_only(tiny):
+    from arena.errors import ArenaError
+    from arena.training.config import load_train_config
+
+    model, _ = tiny
+    shallow, _ = build_tiny_model(seed=0, layers=2)
+    assert shallow.config.num_hidden_layers == 2 and shallow.config.hidden_size == model.config.hidden_size
+    per_layer = sum(p.numel() for p in model.model.layers[0].parameters())
+    assert sum(p.numel() for p in model.parameters()) - sum(p.numel() for p in shallow.parameters()) == 2 * per_layer
+    with pytest.raises(ArenaError, match="layers must be a positive integer"):
+        build_tiny_model(seed=0, layers=0)
+    assert load_train_config(None, ["--model.tiny_layers", "2"]).model.tiny_layers == 2
+    with pytest.raises(ArenaError, match="tiny_layers shapes the embedded model only"):
+        load_train_config(None, ["--model.tiny_layers", "2", "--model.name_or_path", "org/some-model"])

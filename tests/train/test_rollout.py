@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -150,6 +151,18 @@ def test_exploration_off_keeps_temperature():
     assert explore.temperature(99) == 0.7 and explore.events == []
 
 
+def test_path_positions_survive_a_checkpoint(tiny, tmp_path):
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn", "--grpo.path_starts", "0.5"])
+    rollout = ArenaRollout(config, tokenizer, tmp_path)
+    rollout.runner.path_positions.extend([([], "second"), ([4, 0], "first")])
+    state = rollout.state_dict()
+    other = ArenaRollout(config, tokenizer, tmp_path)
+    other.load_state_dict(json.loads(json.dumps(state)))  # as arena_state.json stores it
+    assert list(other.runner.path_positions) == [([], "second"), ([4, 0], "first")]
+    assert other.state_dict() == state
+
+
 def test_rng_streams_differ_per_rank(tiny, tmp_path):
     _, tokenizer = tiny
     config = load_train_config(None)
@@ -199,6 +212,42 @@ def test_turn_rollouts_ask_a_curriculum_start_as_given(tiny):
     empty = [{**opts, "start": []} for opts in options]
     episodes = runner.play_decisions(ScriptedBackend(tokenizer), empty, 2, seed=0, max_new_tokens=32, temperature=1.0)
     assert len({len(ep.options["start"]) for ep in episodes}) > 1
+
+
+def test_path_starts_ask_positions_of_the_policys_own_games(tiny):
+    """With path_starts a group answers the game's start or a position where the agent was to move in the
+    whole games of groups that answered the start (the seat follows the side to move); a curriculum start is
+    still asked as given, and without path_starts the pool is left alone."""
+    from arena.games import make_game
+
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    game = make_game("tictactoe")
+    seats = ("first", "second")
+    options = [{"opponent": "random", "agent_seat": seats[g % 2], "opponent_seed": g, "start": []} for g in range(4)]
+    backend = ScriptedBackend(tokenizer)
+    first = runner.play_decisions(backend, options, 2, seed=0, max_new_tokens=32, temperature=1.0, path_starts=1.0)
+    # An empty pool: every group answers the start, so every member played a whole game from it.
+    assert all(ep.options["start"] == [] and len(ep.info["moves"]) >= 5 for ep in first)
+    pool = list(runner.path_positions)
+    assert sorted(m for m, _ in pool if not m) == [[]] * 8  # each game's start, once per game
+    later = [(m, s) for m, s in pool if m]
+    assert len(later) == sum(ep.info["agent_turns"] - 1 for ep in first)  # every later turn of those games
+    for moves, seat in later:
+        state = game.play(moves)
+        assert not game.is_over(state) and seats[game.to_move(state)] == seat
+        assert any(ep.info["moves"][: len(moves)] == moves for ep in first)  # on a game's path
+    puzzle = {"opponent": "random", "agent_seat": "first", "opponent_seed": 9, "start": [0, 3, 1, 4]}
+    second = runner.play_decisions(
+        backend, [*options, puzzle], 2, seed=1, max_new_tokens=32, temperature=1.0, path_starts=1.0
+    )
+    asked = [(ep.options["start"], ep.options["agent_seat"]) for ep in second[:-2]]
+    assert all(entry in pool for entry in asked) and any(start for start, _ in asked)
+    assert all(ep.options["start"] == [0, 3, 1, 4] for ep in second[-2:])
+    kept = list(runner.path_positions)
+    runner.play_decisions(backend, options, 2, seed=2, max_new_tokens=32, temperature=1.0)
+    assert list(runner.path_positions) == kept
 
 
 def test_turn_rollout_scores_an_invalid_first_answer(tiny):
