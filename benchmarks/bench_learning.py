@@ -1,12 +1,14 @@
 """Learning speed: the main job's recipe over several seeds, score vs `random` and `perfect` against GRPO minutes.
 
     python benchmarks/bench_learning.py [--config configs/tictactoe-tiny-cpu.yaml] [--seeds 0 1] [--every 50]
-                                        [--games 100] [overrides ...]
+                                        [--games 100] [--parallel] [overrides ...]
 
 Each seed is one `train.py` run of the config (warm-up, GRPO, the after-evaluation of the config), evaluated
 greedily every `--every` steps on `--games` seat-balanced games per tier; the minutes are GRPO time with those
-evaluations left out. Prints a table (final scores with 95% intervals, minutes to reach 0.8 and 0.9 vs `random`)
-and writes benchmarks/results/bench_learning.json and bench_learning.png.
+evaluations left out. With `--parallel` the seeds run at the same time, the machine's cores shared out between
+them (the games are the same; the minutes are each run's on its share). Prints a table (final scores with 95%
+intervals, minutes to reach 0.8 and 0.9 vs `random`) and writes benchmarks/results/bench_learning.json and
+bench_learning.png.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _machine import machine
@@ -28,8 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 TIERS = ("random", "perfect")
 
 
-def run_seed(config: str, seed: int, every: int, games: int, overrides: list[str], out: Path) -> dict:
-    """One training run; its curve (minutes, step, scores) and its final evaluation."""
+def run_seed(
+    config: str, seed: int, every: int, games: int, overrides: list[str], out: Path, threads: int | None = None
+) -> dict:
+    """One training run (on `threads` torch threads when given); its curve (minutes, step, scores) and its final
+    evaluation."""
     cmd = [
         sys.executable, str(ROOT / "train.py"), "--config", config, "--run.seed", str(seed),
         "--run.output_dir", str(out), "--eval.every_steps", str(every), "--eval.games_during", str(games),
@@ -37,7 +43,8 @@ def run_seed(config: str, seed: int, every: int, games: int, overrides: list[str
         *overrides,
     ]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"seed {seed} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
@@ -84,13 +91,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--every", type=int, default=50, help="evaluate every this many GRPO steps")
     parser.add_argument("--games", type=int, default=100, help="games per tier in those evaluations")
+    parser.add_argument("--parallel", action="store_true", help="run the seeds at once, sharing out the cores")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_learning.json")
     args, overrides = parser.parse_known_args()
-    results = []
-    for seed in args.seeds:
+
+    def one(seed: int, threads: int | None) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
-            results.append(run_seed(args.config, seed, args.every, args.games, overrides, Path(tmp)))
-        Console().print(f"seed {seed} done in {results[-1]['wall_s'] / 60:.1f} min")
+            result = run_seed(args.config, seed, args.every, args.games, overrides, Path(tmp), threads)
+        Console().print(f"seed {seed} done in {result['wall_s'] / 60:.1f} min")
+        return result
+
+    if args.parallel:
+        threads = max(1, (os.cpu_count() or 1) // len(args.seeds))
+        with ThreadPoolExecutor(max_workers=len(args.seeds)) as pool:
+            results = list(pool.map(lambda seed: one(seed, threads), args.seeds))
+    else:
+        results = [one(seed, None) for seed in args.seeds]
     for r in results:
         r["minutes_to"] = {f"{level}": minutes_to(r["curve"], "random", level) for level in (0.8, 0.9)}
     table = Table(title=f"Learning: {args.config}, greedy evaluation after GRPO ({machine()['cores']} cores)")
@@ -110,6 +126,7 @@ def main() -> None:
         "machine": machine(),
         "config": args.config,
         "overrides": overrides,
+        "parallel": args.parallel,
         "every": args.every,
         "games": args.games,
         "runs": results,

@@ -308,7 +308,8 @@ def _learning_section(learning: dict | None) -> list[str]:
     lines += [
         f"`{learning['config']}` (overrides: {extra}), one run per seed: greedy scores after GRPO, and the GRPO",
         f"minutes (evaluations excluded) until the score vs `random` first reached 0.8 and 0.9 on {learning['games']}",
-        f"games evaluated every {learning['every']} steps (`-`: never).",
+        f"games evaluated every {learning['every']} steps (`-`: never)."
+        + (" The seeds ran at the same time, sharing the machine's cores." if learning.get("parallel") else ""),
         "",
         "| seed | vs random W/D/L | vs random score [95% CI] | vs perfect W/D/L | vs perfect score [95% CI] "
         "| invalid (max over tiers) | min to 0.8 / 0.9 | job min |",

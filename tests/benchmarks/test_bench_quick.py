@@ -94,6 +94,10 @@ def test_keep_mode_adds_a_new_section_and_keeps_the_blank_line_before_the_next(r
     text = out.read_text()
     assert "| 0 | 2/1/1 | 0.62 [0.20, 0.90] |" in text and "| textarena | 0.7.4 | MIT |" in text
     assert "`.\n\n## Peers measured\n" in text  # the kept section after the new one, a blank line between
+    assert "ran at the same time" not in text
+    (only_learning / "bench_learning.json").write_text(json.dumps({**learning, "parallel": True}))
+    report.main(["--results", str(only_learning), "--out", str(out), "--keep"])
+    assert "(`-`: never). The seeds ran at the same time, sharing the machine's cores." in out.read_text()
 
 
 def test_supervised_calibration_runs_and_scores_every_position(tmp_path: Path) -> None:
