@@ -483,10 +483,11 @@ class GameRunner:
         on the policy's own path instead of a random one: drawn from the positions where the agent was to move
         in the policy's latest whole games (`path_positions`: the game's start, and every position the
         play-outs of a group that answered the start reached), each game weighing once per position, so the
-        start is asked about as often as any later turn. A group drawn to the start plays whole games and
-        adds them to that pool; a group asked a later position does not (its games began elsewhere). These are
-        the positions the policy's games lead to against the curriculum's opponents, where evaluation plays,
-        rather than the whole game tree's.
+        start is asked about as often as any later turn; the agent takes the seat it had there, whatever the
+        spec's seat (its opponent, opponent seed and the rest are the spec's). A group drawn to the start plays
+        whole games and adds them to that pool; a group asked a later position does not (its games began
+        elsewhere). These are the positions the policy's games lead to against the curriculum's opponents, where
+        evaluation plays, rather than the whole game tree's.
         """
         stats = RolloutStats(games=len(options) * group_size)
         rng = np.random.default_rng(seed)
