@@ -140,8 +140,7 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
 
 def build_tiny_model(seed: int = 0, game: str = "tictactoe", layers: int = 4) -> tuple[Any, Any]:
     """A freshly initialised tiny Qwen2 model (hidden 128; 4 layers, ~0.8M parameters, by default) and its
-    tokenizer. Fewer layers run faster in proportion (a training step on a CPU is bound by arithmetic at this
-    size).
+    tokenizer. Fewer layers run faster (a training step on a CPU is bound by arithmetic at this size).
 
     The same seed and shape give the same weights. The global torch RNG is left as it was.
     """

@@ -67,7 +67,8 @@ class ModelSection(_Section):
 
     @model_validator(mode="after")
     def _tiny_shape_needs_tiny(self) -> ModelSection:
-        if self.tiny_layers != 4 and not self.is_tiny:
+        # Against the default, not the fields set: a dumped config (run's config.yaml) names every field.
+        if self.tiny_layers != type(self).model_fields["tiny_layers"].default and not self.is_tiny:
             raise ValueError(
                 f"model.tiny_layers shapes the embedded model only; model.name_or_path={self.name_or_path!r} "
                 "brings its own shape (drop tiny_layers, or set name_or_path: tiny)"
@@ -148,7 +149,7 @@ class GRPOSection(_Section):
         description="turn rollouts: share of the groups (those whose curriculum spec sets no start) that answer a "
         "position on the policy's own path instead of a random one: the game's start, or a position where the "
         "agent was to move in the policy's latest whole games against the curriculum's opponents (the play-outs "
-        "of groups that answered the start). Ignored by game rollouts.",
+        "of groups that answered the start). Turn rollouts only.",
     )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group",
@@ -318,6 +319,11 @@ class TrainConfig(_Section):
         if self.grpo.distinct_moves and self.grpo.rollout != "turn":
             raise ValueError(
                 "grpo.distinct_moves applies to turn rollouts (a group answers one position): "
+                "set grpo.rollout turn or unset it"
+            )
+        if self.grpo.path_starts > 0 and self.grpo.rollout != "turn":
+            raise ValueError(
+                "grpo.path_starts applies to turn rollouts (a group answers one position): "
                 "set grpo.rollout turn or unset it"
             )
         if self.model.trust_remote_code and self.model.is_tiny:

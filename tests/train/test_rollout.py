@@ -421,6 +421,8 @@ def test_distinct_moves_need_turn_rollouts_and_transformers_generation():
 
     with pytest.raises(ArenaError, match="distinct_moves applies to turn rollouts"):
         load_train_config(None, ["--grpo.rollout", "game", "--grpo.distinct_moves", "true"])
+    with pytest.raises(ArenaError, match="path_starts applies to turn rollouts"):
+        load_train_config(None, ["--grpo.rollout", "game", "--grpo.path_starts", "0.5"])
     backend = VLLMBackend(SimpleNamespace(vllm_generation=SimpleNamespace(temperature=1.0)), temperature=1.0)
     with pytest.raises(ArenaError, match="cannot make a group's answers try distinct moves"):
         backend.generate([[1]], max_new_tokens=2, temperature=1.0, top_p=1.0, seed=0, distinct=object())
