@@ -149,7 +149,7 @@ class GRPOSection(_Section):
         description="turn rollouts: share of the groups (those whose curriculum spec sets no start) that answer a "
         "position on the policy's own path instead of a random one: the game's start, or a position where the "
         "agent was to move in the policy's latest whole games against the curriculum's opponents (the play-outs "
-        "of groups that answered the start). Turn rollouts only.",
+        "of groups that answered the start).",
     )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group",
@@ -316,16 +316,12 @@ class TrainConfig(_Section):
                 "grpo.distinct_moves needs transformers generation (it steers each answer's move as it is sampled): "
                 "unset it or set grpo.use_vllm false"
             )
-        if self.grpo.distinct_moves and self.grpo.rollout != "turn":
-            raise ValueError(
-                "grpo.distinct_moves applies to turn rollouts (a group answers one position): "
-                "set grpo.rollout turn or unset it"
-            )
-        if self.grpo.path_starts > 0 and self.grpo.rollout != "turn":
-            raise ValueError(
-                "grpo.path_starts applies to turn rollouts (a group answers one position): "
-                "set grpo.rollout turn or unset it"
-            )
+        for name, used in (("distinct_moves", self.grpo.distinct_moves), ("path_starts", self.grpo.path_starts > 0)):
+            if used and self.grpo.rollout != "turn":
+                raise ValueError(
+                    f"grpo.{name} applies to turn rollouts (a group answers one position): "
+                    "set grpo.rollout turn or unset it"
+                )
         if self.model.trust_remote_code and self.model.is_tiny:
             raise ValueError("model.trust_remote_code applies to hub models only; the tiny model has no remote code")
         return self
