@@ -1,14 +1,15 @@
 """Calibration only (never a training recipe): how fast can the embedded tiny model learn tic-tac-toe at all?
 
     python benchmarks/calib_supervised.py [--layout board_first] [--steps 800] [--lr 1e-3] [--hidden 128]
-                                          [--layers 4] [--batch 64] [--every 100] [--seed 0]
+                                          [--layers 4] [--init 0.1] [--batch 64] [--every 100] [--seed 0]
 
 Supervised learning with the best possible labels: every non-terminal tic-tac-toe position (4,520) is a prompt,
 and the label is one of `perfect`'s optimal moves. Loss on the move token alone. Every `--every` steps the model
 is scored on all positions: the share where its most likely move is optimal (a uniformly random legal move
 scores 0.49). This bounds what RL can reach in the same number of optimizer steps, since RL's labels are noisier.
 `--layout` changes how the board is written: `board_first` (the env's prompt), `board_last`, `no_legal` (without
-the legal-move list) and `lines` (the 8 lines spelled out as well). Prints a table; writes
+the legal-move list) and `lines` (the 8 lines spelled out as well); `--hidden`, `--layers` and `--init` (the std of
+the initial weights) change the model's shape and initialisation. Prints a table; writes
 benchmarks/results/calib_supervised-<layout>.json (or `--out`).
 """
 
@@ -26,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from arena.games.tictactoe import TicTacToe
-from arena.models.tiny import build_tiny_model
+from arena.models.tiny import INIT_STD, build_tiny_model
 from arena.text import turn_status
 from arena.training.rollout import ChatFormatter
 from opponents.minimax import Minimax
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--init", type=float, default=INIT_STD, help="std of the initial weights")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
@@ -83,7 +85,7 @@ def main() -> None:
     game, rng = TicTacToe(), np.random.default_rng(args.seed)
     solver = Minimax(game)
     model, tokenizer = build_tiny_model(seed=args.seed)
-    if (args.hidden, args.layers) != (128, 4):
+    if (args.hidden, args.layers, args.init) != (128, 4, INIT_STD):
         c, heads = model.config, max(2, args.hidden // 32)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(args.seed)
@@ -91,7 +93,7 @@ def main() -> None:
                 transformers.Qwen2Config(
                     vocab_size=c.vocab_size, hidden_size=args.hidden, intermediate_size=3 * args.hidden,
                     num_hidden_layers=args.layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
-                    max_position_embeddings=c.max_position_embeddings, tie_word_embeddings=True,
+                    max_position_embeddings=c.max_position_embeddings, tie_word_embeddings=True, initializer_range=args.init,
                     pad_token_id=c.pad_token_id, eos_token_id=c.eos_token_id,
                 )
             )  # fmt: skip
