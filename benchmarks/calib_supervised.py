@@ -93,7 +93,8 @@ def main() -> None:
                 transformers.Qwen2Config(
                     vocab_size=c.vocab_size, hidden_size=args.hidden, intermediate_size=3 * args.hidden,
                     num_hidden_layers=args.layers, num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
-                    max_position_embeddings=c.max_position_embeddings, tie_word_embeddings=True, initializer_range=args.init,
+                    max_position_embeddings=c.max_position_embeddings, tie_word_embeddings=True,
+                    initializer_range=args.init,
                     pad_token_id=c.pad_token_id, eos_token_id=c.eos_token_id,
                 )
             )  # fmt: skip
