@@ -14,6 +14,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from arena.env import TextGameEnv  # noqa: E402
 from arena.models import build_tiny_model, build_tokenizer, save_tiny_model  # noqa: E402
+from arena.models.tiny import INIT_STD  # noqa: E402
 from arena.text import AnswerFormat, parse_answer  # noqa: E402
 
 
@@ -36,6 +37,20 @@ def test_size_and_shape(tiny):
     assert model.config.num_hidden_layers == 4 and model.config.hidden_size == 128
     assert len(tokenizer) < 128
     assert tokenizer.padding_side == "left"
+
+
+def test_initial_weights_have_the_tiny_std(tiny):
+    # Qwen2's default std (0.02) left the tiny model on a long plateau (docs/training.md); the config records
+    # the std, so a saved model says how it was made.
+    model, _ = tiny
+    assert model.config.initializer_range == INIT_STD == 0.1
+    for name in (
+        "model.embed_tokens.weight",
+        "model.layers.0.mlp.up_proj.weight",
+        "model.layers.3.self_attn.q_proj.weight",
+    ):
+        std = float(model.get_parameter(name).std())
+        assert abs(std - INIT_STD) < 0.01, (name, std)
 
 
 @pytest.mark.parametrize("game", ["tictactoe", "connect_four"])

@@ -107,11 +107,12 @@ def test_supervised_calibration_runs_and_scores_every_position(tmp_path: Path) -
 
     out = tmp_path / "calib.json"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "calib_supervised.py"), "--steps", "2", "--every", "1",
-           "--batch", "8", "--layout", "lines", "--out", str(out)]  # fmt: skip
+           "--batch", "8", "--layout", "lines", "--init", "0.02", "--out", str(out)]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
     result = json.loads(out.read_text())
     assert result["positions"] == 4520  # every non-terminal tic-tac-toe position
     assert [p["step"] for p in result["curve"]] == [1, 2]
+    assert result["args"]["init"] == 0.02
     assert all(0.0 <= p["accuracy"] <= 1.0 for p in result["curve"])
 
 
