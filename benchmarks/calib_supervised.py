@@ -84,8 +84,8 @@ def main() -> None:
 
     game, rng = TicTacToe(), np.random.default_rng(args.seed)
     solver = Minimax(game)
-    model, tokenizer = build_tiny_model(seed=args.seed)
-    if (args.hidden, args.layers, args.init) != (128, 4, INIT_STD):
+    model, tokenizer = build_tiny_model(seed=args.seed, init_std=args.init)
+    if (args.hidden, args.layers) != (128, 4):
         c, heads = model.config, max(2, args.hidden // 32)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(args.seed)

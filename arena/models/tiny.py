@@ -143,7 +143,9 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
     return tokenizer
 
 
-def build_tiny_model(seed: int = 0, game: str = "tictactoe", layers: int = 4) -> tuple[Any, Any]:
+def build_tiny_model(
+    seed: int = 0, game: str = "tictactoe", layers: int = 4, init_std: float = INIT_STD
+) -> tuple[Any, Any]:
     """A freshly initialised tiny Qwen2 model (hidden 128; 4 layers, ~0.8M parameters, by default) and its
     tokenizer. Fewer layers run faster (a training step on a CPU is bound by arithmetic at this size).
 
@@ -154,6 +156,8 @@ def build_tiny_model(seed: int = 0, game: str = "tictactoe", layers: int = 4) ->
         raise ArenaError(f"seed must be a non-negative integer, got {seed!r}")
     if not isinstance(layers, int) or layers < 1:
         raise ArenaError(f"layers must be a positive integer, got {layers!r}")
+    if not init_std > 0:
+        raise ArenaError(f"init_std must be a positive number, got {init_std!r}")
     tokenizer = build_tokenizer(game)
     config = transformers.Qwen2Config(
         vocab_size=len(tokenizer),
@@ -164,7 +168,7 @@ def build_tiny_model(seed: int = 0, game: str = "tictactoe", layers: int = 4) ->
         num_key_value_heads=2,
         max_position_embeddings=4096,  # whole connect four games as one chat in training
         tie_word_embeddings=True,
-        initializer_range=INIT_STD,
+        initializer_range=init_std,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,

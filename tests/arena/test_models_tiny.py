@@ -51,6 +51,13 @@ def test_initial_weights_have_the_tiny_std(tiny):
     ):
         std = float(model.get_parameter(name).std())
         assert abs(std - INIT_STD) < 0.01, (name, std)
+    other, _ = build_tiny_model(seed=0, init_std=0.02)
+    assert other.config.initializer_range == 0.02
+    assert abs(float(other.get_parameter("model.embed_tokens.weight").std()) - 0.02) < 0.002
+    from arena.errors import ArenaError
+
+    with pytest.raises(ArenaError, match="init_std must be a positive number"):
+        build_tiny_model(init_std=0.0)
 
 
 @pytest.mark.parametrize("game", ["tictactoe", "connect_four"])
