@@ -47,6 +47,18 @@ def positions(game: TicTacToe) -> list:
     return list(seen.values())
 
 
+def move_logits(model, pad_id: int, prompts: list[list[int]], digits: list[int]) -> torch.Tensor:
+    """The model's logits for the move token (restricted to `digits`) after each prompt, left-padded as a batch."""
+    width = max(len(ids) for ids in prompts)
+    input_ids = torch.full((len(prompts), width), pad_id)
+    attention = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, ids in enumerate(prompts):
+        input_ids[i, width - len(ids) :], attention[i, width - len(ids) :] = torch.tensor(ids), 1
+    position_ids = (attention.cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=input_ids, attention_mask=attention, position_ids=position_ids).logits
+    return logits[:, -1, digits]
+
+
 def prompt_text(game: TicTacToe, state, layout: str) -> str:
     cells = [("X", "O")[c] if c in (0, 1) else str(i) for i, c in enumerate(state.cells)]
     board = "\n".join(" ".join(cells[3 * r : 3 * r + 3]) for r in range(3))
@@ -107,27 +119,14 @@ def main() -> None:
         ids += chat.encode(f"<think>You play {symbol}.</think>\n<move>")
         data.append((ids, solver.best_moves(state)))
 
-    def batch(rows: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        width = max(len(ids) for ids, _ in rows)
-        input_ids = torch.full((len(rows), width), tokenizer.pad_token_id)
-        attention = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, (ids, _) in enumerate(rows):
-            input_ids[i, width - len(ids) :], attention[i, width - len(ids) :] = torch.tensor(ids), 1
-        return input_ids, attention, (attention.cumsum(-1) - 1).clamp(min=0)
-
-    def move_logits(rows: list) -> torch.Tensor:
-        input_ids, attention, position_ids = batch(rows)
-        logits = model(input_ids=input_ids, attention_mask=attention, position_ids=position_ids).logits
-        return logits[:, -1, digits]
-
     def accuracy() -> float:
         model.eval()
         with torch.no_grad():
             hits = 0
             for start in range(0, len(data), 512):
                 rows = data[start : start + 512]
-                picks = move_logits(rows).argmax(-1).tolist()
-                hits += sum(pick in best for pick, (_, best) in zip(picks, rows, strict=True))
+                picks = move_logits(model, tokenizer.pad_token_id, [ids for ids, _ in rows], digits).argmax(-1)
+                hits += sum(pick in best for pick, (_, best) in zip(picks.tolist(), rows, strict=True))
         model.train()
         return hits / len(data)
 
@@ -142,7 +141,8 @@ def main() -> None:
     for step in range(1, args.steps + 1):
         rows = [data[i] for i in rng.integers(len(data), size=args.batch)]
         targets = torch.tensor([int(rng.choice(best)) for _, best in rows])
-        loss = torch.nn.functional.cross_entropy(move_logits(rows), targets)
+        logits = move_logits(model, tokenizer.pad_token_id, [ids for ids, _ in rows], digits)
+        loss = torch.nn.functional.cross_entropy(logits, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

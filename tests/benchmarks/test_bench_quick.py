@@ -139,3 +139,62 @@ def test_policy_probe_judges_every_position_and_finds_a_fixed_order(tmp_path: Pa
     moves = [next(c for c in ranking if c in free) for free in legal]  # a player that only ranks cells
     order, share = module.best_fixed_order(legal, moves, 9)
     assert share == 1.0 and order[:3] == ranking[:3]  # later cells can tie: few positions tell them apart
+
+
+def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("calib_grpo_update", ROOT / "benchmarks" / "calib_grpo_update.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rng = np.random.default_rng(0)
+    probs = np.array([0.9, 0.05, 0.0, 0.0, 0.05, 0.0, 0.0, 0.0, 0.0])
+    for _ in range(20):
+        tried = module.tried_moves(probs, [2, 3, 5, 7], 4, rng)  # cell 0 is occupied but most likely
+        assert len(tried) == len(set(tried)) == 4 and set(tried[1:]) <= {2, 3, 5, 7}
+    assert module.tried_moves(probs, [1, 4], 4, rng)[1:] in ([1, 4], [4, 1], [4], [1])  # runs out of legal moves
+
+    out = tmp_path / "calib.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "calib_grpo_update.py"), "--model", "tiny", "--steps", "2",
+           "--every", "2", "--groups", "3", "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    curve = json.loads(out.read_text())["curve"]
+    assert [(p["step"], p["positions"]) for p in curve] == [(0, 0), (2, 6)]
+    assert all(0.0 <= p["optimal"] <= 1.0 - p["occupied"] for p in curve)
+
+
+def test_oracle_calibration_scores_each_first_move_by_its_solved_value() -> None:
+    pytest.importorskip("transformers")
+    from arena.games.registry import make_game
+    from arena.rewards import RewardConfig
+    from arena.training.rollout import Episode
+    from opponents.minimax import Minimax
+
+    spec = importlib.util.spec_from_file_location("calib_oracle_train", ROOT / "benchmarks" / "calib_oracle_train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    game = make_game("tictactoe")
+
+    def episode(moves, first, invalid=None):
+        components = {"outcome": 0.5, "format": 0.2, "invalid": -0.1 if invalid else 0.0}
+        record = {"agent_move": first, "invalid": invalid}
+        return Episode(
+            options={}, prompt_ids=[], reward=sum(components.values()), components=components,
+            info={"moves": moves}, transcript=[record],
+        )  # fmt: skip
+
+    # X holds 0 and 1, O holds 3 and 4, X to move: 2 wins at once; 8 lets O win at 5. Their play-outs drew.
+    win, blunder = episode([0, 3, 1, 4, 2], 2), episode([0, 3, 1, 4, 8, 5], 8)
+    opening = episode([4, 0, 8, 2, 1, 7, 6, 3, 5], 4)  # the centre on the empty board: a draw with best play
+    invalid = episode([0, 3], None, invalid="occupied")
+    module.relabel([win, blunder, opening, invalid], game, Minimax(game), RewardConfig())
+    assert [ep.components["outcome"] for ep in (win, blunder, opening, invalid)] == [1.0, 0.0, 0.5, 0.5]
+    assert win.reward == pytest.approx(1.2) and invalid.reward == pytest.approx(0.6)

@@ -1,0 +1,154 @@
+"""Calibration only (never a training recipe): how fast does the turn-GRPO update learn when its labels are perfect?
+
+    python benchmarks/calib_grpo_update.py --model <warm-up folder | tiny> [--groups 16] [--size 4] [--lr 3e-4]
+                                           [--invalid -0.1] [--steps 560] [--every 140] [--seed 0] [--out PATH]
+
+The main job's update without its play-outs: each step asks `--groups` positions, drawn uniformly from every
+non-terminal tic-tac-toe position (4,520); each group tries `--size` moves the way `grpo.distinct_moves` does (the
+policy's own sample first, over every cell, then untried legal moves drawn from the policy without replacement)
+and scores each by its solved value (win 1, draw 0.5, loss 0; an occupied cell `--invalid`, by default -0.1: a forfeit
+plus the env's default invalid-move penalty),
+where training scores it by a play-out. Advantages are normalised within the group (TRL's `scale_rewards: group`),
+the loss is the advantage-weighted log-probability of each tried move (the move token only), AdamW at a constant
+learning rate, gradients clipped at 1.0 (as the main job). Every `--every` steps the greedy move (the most likely
+cell) of every position is scored: the share that keeps the solved value (win, draw or loss; a random legal move
+scores about 0.5) and the share on an occupied cell. If this curve is slow, better rewards cannot make training
+fast; what the update is given per step (positions, moves per position) and how many steps it gets can.
+
+`--model`: the warm-up folder of a main-job run (`python train.py --config configs/tictactoe-tiny-cpu.yaml
+--grpo.steps 1 --eval.before false --eval.after false`, then `<run>/warmup`), or `tiny` for the untrained model.
+Prints a table; writes JSON (default benchmarks/results/calib_grpo_update.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from _machine import machine
+from calib_supervised import move_logits, positions
+from rich.console import Console
+from rich.table import Table
+
+from arena.env import TextGameEnv
+from arena.games.tictactoe import TicTacToe
+from arena.training.rollout import ChatFormatter
+from opponents.minimax import Minimax, is_loss, is_win
+
+
+def load(model: str, seed: int):
+    if model == "tiny":
+        from arena.models.tiny import build_tiny_model
+
+        return build_tiny_model(seed=seed)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    return AutoModelForCausalLM.from_pretrained(model), AutoTokenizer.from_pretrained(model)
+
+
+def tried_moves(probs: np.ndarray, legal: list[int], size: int, rng: np.random.Generator) -> list[int]:
+    """The policy's own sample over every cell, then untried legal moves drawn from the policy without replacement."""
+    tried = [int(rng.choice(len(probs), p=probs / probs.sum()))]
+    rest = [m for m in legal if m != tried[0]]
+    while len(tried) < size and rest:
+        weights = np.array([probs[m] for m in rest]) + 1e-12
+        tried.append(rest.pop(int(rng.choice(len(rest), p=weights / weights.sum()))))
+    return tried
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="a warm-up folder, or 'tiny' (untrained)")
+    parser.add_argument("--groups", type=int, default=16, help="positions per step (grpo.groups_per_step)")
+    parser.add_argument("--size", type=int, default=4, help="moves tried per position (grpo.group_size)")
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument(
+        "--invalid",
+        type=float,
+        default=-0.1,
+        help="reward of an occupied cell (default: a forfeit, 0, plus the env's default invalid-move penalty, -0.1)",
+    )
+    parser.add_argument("--steps", type=int, default=560)
+    parser.add_argument("--every", type=int, default=140)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
+    args = parser.parse_args()
+    if args.size < 2 or args.groups < 1 or args.steps < 1 or args.every < 1:
+        parser.error("--size needs at least 2 moves (a group compares them); --groups, --steps, --every at least 1")
+
+    game, rng = TicTacToe(), np.random.default_rng(args.seed)
+    torch.manual_seed(args.seed)
+    solver = Minimax(game)
+    model, tokenizer = load(args.model, args.seed)
+    env, chat = TextGameEnv("tictactoe"), ChatFormatter(tokenizer)
+    answer = env.config.answer
+    opening = chat.encode(f"<{answer.think_tag}></{answer.think_tag}>\n<{answer.move_tag}>")
+    digits = [tokenizer.convert_tokens_to_ids(str(m)) for m in range(9)]
+    data = []  # (prompt ids, legal moves, solved outcome of each legal move)
+    for state in positions(game):
+        values = solver.move_values(state)
+        outcome = {m: 1.0 if is_win(v) else 0.0 if is_loss(v) else 0.5 for m, v in values.items()}
+        data.append((chat.prompt_ids(env.messages_for(state)) + opening, game.legal_moves(state), outcome))
+
+    def score() -> tuple[float, float]:
+        model.eval()
+        kept = occupied = 0
+        with torch.no_grad():
+            for start in range(0, len(data), 512):
+                rows = data[start : start + 512]
+                picks = move_logits(model, tokenizer.pad_token_id, [r[0] for r in rows], digits).argmax(-1)
+                for pick, (_, legal, outcome) in zip(picks.tolist(), rows, strict=True):
+                    occupied += pick not in legal
+                    kept += pick in legal and outcome[pick] == max(outcome.values())
+        model.train()
+        return kept / len(data), occupied / len(data)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    model.train()
+    start_kept, start_occupied = score()
+    curve = [{"step": 0, "seconds": 0.0, "positions": 0, "optimal": start_kept, "occupied": start_occupied}]
+    started = time.perf_counter()
+    for step in range(1, args.steps + 1):
+        rows = [data[i] for i in rng.integers(len(data), size=args.groups)]
+        logp = torch.log_softmax(move_logits(model, tokenizer.pad_token_id, [r[0] for r in rows], digits), -1)
+        probs = logp.detach().exp().double().numpy()
+        terms = []
+        for g, (_, legal, outcome) in enumerate(rows):
+            tried = tried_moves(probs[g], list(legal), args.size, rng)
+            if len(tried) < 2:  # one legal move, and the policy played it: nothing to compare
+                continue
+            rewards = np.array([outcome.get(m, args.invalid) for m in tried])
+            advantages = (rewards - rewards.mean()) / (rewards.std(ddof=1) + 1e-4)  # TRL's group scaling
+            terms += [-float(a) * logp[g, m] for m, a in zip(tried, advantages, strict=True)]
+        if terms:
+            optimizer.zero_grad()
+            torch.stack(terms).mean().backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+        if step % args.every == 0 or step == args.steps:
+            kept, occupied = score()
+            seconds = time.perf_counter() - started
+            point = {"step": step, "seconds": seconds, "positions": step * args.groups}
+            curve.append({**point, "optimal": kept, "occupied": occupied})
+            print(f"step {step}: optimal {kept:.3f}, occupied cell {occupied:.3f}", flush=True)
+
+    title = f"GRPO update with solved values: {args.groups} positions x {args.size} moves a step, lr {args.lr:g}"
+    table = Table(title=f"{title} ({machine()['cores']} cores)")
+    for column in ("step", "positions", "seconds", "optimal", "occupied cell"):
+        table.add_column(column, justify="right")
+    for p in curve:
+        numbers = (f"{p['seconds']:.0f}", f"{p['optimal']:.3f}", f"{p['occupied']:.3f}")
+        table.add_row(str(p["step"]), str(p["positions"]), *numbers)
+    Console().print(table)
+    out = args.out or Path(__file__).parent / "results" / "calib_grpo_update.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine(), "args": {**vars(args), "out": str(out)}, "curve": curve}))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
