@@ -36,18 +36,10 @@ from rich.table import Table
 
 from arena.env import TextGameEnv
 from arena.games.tictactoe import TicTacToe
+from arena.training.config import load_train_config
 from arena.training.rollout import ChatFormatter
+from arena.training.trainer import load_model
 from opponents.minimax import Minimax, is_loss, is_win
-
-
-def load(model: str, seed: int):
-    if model == "tiny":
-        from arena.models.tiny import build_tiny_model
-
-        return build_tiny_model(seed=seed)
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    return AutoModelForCausalLM.from_pretrained(model), AutoTokenizer.from_pretrained(model)
 
 
 def tried_moves(probs: np.ndarray, legal: list[int], size: int, rng: np.random.Generator) -> list[int]:
@@ -83,7 +75,8 @@ def main() -> None:
     game, rng = TicTacToe(), np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     solver = Minimax(game)
-    model, tokenizer = load(args.model, args.seed)
+    overrides = {"model.name_or_path": args.model, "model.tiny_seed": args.seed}
+    model, tokenizer = load_model(load_train_config(None, overrides))  # the trainer's loader: tiny or a folder
     env, chat = TextGameEnv("tictactoe"), ChatFormatter(tokenizer)
     answer = env.config.answer
     opening = chat.encode(f"<{answer.think_tag}></{answer.think_tag}>\n<{answer.move_tag}>")
