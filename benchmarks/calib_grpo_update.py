@@ -6,14 +6,14 @@
 The main job's update without its play-outs: each step asks `--groups` positions, drawn uniformly from every
 non-terminal tic-tac-toe position (4,520); each group tries `--size` moves the way `grpo.distinct_moves` does (the
 policy's own sample first, over every cell, then untried legal moves drawn from the policy without replacement)
-and scores each by its solved value (win 1, draw 0.5, loss 0; an occupied cell `--invalid`, by default -0.1: a forfeit
-plus the env's default invalid-move penalty),
-where training scores it by a play-out. Advantages are normalised within the group (TRL's `scale_rewards: group`),
-the loss is the advantage-weighted log-probability of each tried move (the move token only), AdamW at a constant
-learning rate, gradients clipped at 1.0 (as the main job). Every `--every` steps the greedy move (the most likely
-cell) of every position is scored: the share that keeps the solved value (win, draw or loss; a random legal move
-scores about 0.5) and the share on an occupied cell. If this curve is slow, better rewards cannot make training
-fast; what the update is given per step (positions, moves per position) and how many steps it gets can.
+and scores each by its solved value in the env's default rewards (win 1, draw 0.5, loss 0; an occupied cell
+`--invalid`, by default a forfeit plus the invalid-move penalty, -0.1), where training scores it by a play-out.
+Advantages are normalised within the group (TRL's `scale_rewards: group`), the loss is the advantage-weighted
+log-probability of each tried move (the move token only), AdamW at a constant learning rate, gradients clipped at
+1.0 (as the main job). Every `--every` steps the greedy move (the most likely cell) of every position is scored:
+the share that keeps the solved value (win, draw or loss; a random legal move scores about 0.5) and the share on
+an occupied cell. If this curve is slow, better rewards cannot make training fast; what the update is given per
+step (positions, moves per position) and how many steps it gets can.
 
 `--model`: the warm-up folder of a main-job run (`python train.py --config configs/tictactoe-tiny-cpu.yaml
 --grpo.steps 1 --eval.before false --eval.after false`, then `<run>/warmup`), or `tiny` for the untrained model.
@@ -36,10 +36,16 @@ from rich.table import Table
 
 from arena.env import TextGameEnv
 from arena.games.tictactoe import TicTacToe
+from arena.rewards import RewardConfig
 from arena.training.config import load_train_config
 from arena.training.rollout import ChatFormatter
 from arena.training.trainer import load_model
 from opponents.minimax import Minimax, is_loss, is_win
+
+
+def solved_outcome(value: int, rewards: RewardConfig) -> float:
+    """The outcome reward of a move whose solved value (`Minimax.move_values`) is `value`."""
+    return rewards.win if is_win(value) else rewards.loss if is_loss(value) else rewards.draw
 
 
 def tried_moves(probs: np.ndarray, legal: list[int], size: int, rng: np.random.Generator) -> list[int]:
@@ -59,10 +65,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4, help="moves tried per position (grpo.group_size)")
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument(
-        "--invalid",
-        type=float,
-        default=-0.1,
-        help="reward of an occupied cell (default: a forfeit, 0, plus the env's default invalid-move penalty, -0.1)",
+        "--invalid", type=float, default=None, help="reward of an occupied cell (default: a loss plus the penalty)"
     )
     parser.add_argument("--steps", type=int, default=560)
     parser.add_argument("--every", type=int, default=140)
@@ -72,6 +75,8 @@ def main() -> None:
     if args.size < 2 or args.groups < 1 or args.steps < 1 or args.every < 1:
         parser.error("--size needs at least 2 moves (a group compares them); --groups, --steps, --every at least 1")
 
+    rewards = RewardConfig()  # the env's defaults, as the main job's
+    invalid = rewards.loss + rewards.invalid_penalty if args.invalid is None else args.invalid
     game, rng = TicTacToe(), np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
     solver = Minimax(game)
@@ -84,7 +89,7 @@ def main() -> None:
     data = []  # (prompt ids, legal moves, solved outcome of each legal move)
     for state in positions(game):
         values = solver.move_values(state)
-        outcome = {m: 1.0 if is_win(v) else 0.0 if is_loss(v) else 0.5 for m, v in values.items()}
+        outcome = {m: solved_outcome(v, rewards) for m, v in values.items()}
         data.append((chat.prompt_ids(env.messages_for(state)) + opening, game.legal_moves(state), outcome))
 
     def score() -> tuple[float, float]:
@@ -114,7 +119,7 @@ def main() -> None:
             tried = tried_moves(probs[g], list(legal), args.size, rng)
             if len(tried) < 2:  # one legal move, and the policy played it: nothing to compare
                 continue
-            rewards = np.array([outcome.get(m, args.invalid) for m in tried])
+            rewards = np.array([outcome.get(m, invalid) for m in tried])
             advantages = (rewards - rewards.mean()) / (rewards.std(ddof=1) + 1e-4)  # TRL's group scaling
             terms += [-float(a) * logp[g, m] for m, a in zip(tried, advantages, strict=True)]
         if terms:

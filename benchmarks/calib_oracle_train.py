@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+
+from calib_grpo_update import solved_outcome  # noqa: E402
 
 from arena.games.registry import make_game  # noqa: E402
 from arena.rewards import RewardConfig  # noqa: E402
 from arena.training import rollout  # noqa: E402
-from opponents.minimax import Minimax, is_loss, is_win  # noqa: E402
+from opponents.minimax import Minimax  # noqa: E402
 
 
 def relabel(episodes: Sequence[rollout.Episode], game: Any, solver: Minimax, rewards: RewardConfig) -> None:
@@ -35,7 +38,7 @@ def relabel(episodes: Sequence[rollout.Episode], game: Any, solver: Minimax, rew
             continue
         moves = list(ep.info["moves"])
         value = solver.move_values(game.play(moves[: moves.index(move)]))[move]
-        ep.components["outcome"] = rewards.win if is_win(value) else rewards.loss if is_loss(value) else rewards.draw
+        ep.components["outcome"] = solved_outcome(value, rewards)
         ep.reward = float(sum(ep.components.values()))
 
 
