@@ -2,18 +2,24 @@
 
     python benchmarks/calib_grpo_update.py --model <warm-up folder | tiny> [--groups 16] [--size 4] [--lr 3e-4]
                                            [--invalid -0.1] [--steps 560] [--every 140] [--seed 0] [--out PATH]
+                                           [--positions uniform|random-play] [--informative-only]
 
 The main job's update without its play-outs: each step asks `--groups` positions, drawn uniformly from every
-non-terminal tic-tac-toe position (4,520); each group tries `--size` moves the way `grpo.distinct_moves` does (the
-policy's own sample first, over every cell, then untried legal moves drawn from the policy without replacement)
-and scores each by its solved value in the env's default rewards (win 1, draw 0.5, loss 0; an occupied cell
-`--invalid`, by default a forfeit plus the invalid-move penalty, -0.1), where training scores it by a play-out.
-Advantages are normalised within the group (TRL's `scale_rewards: group`), the loss is the advantage-weighted
-log-probability of each tried move (the move token only), AdamW at a constant learning rate, gradients clipped at
-1.0 (as the main job). Every `--every` steps the greedy move (the most likely cell) of every position is scored:
-the share that keeps the solved value (win, draw or loss; a random legal move scores about 0.5) and the share on
-an occupied cell. If this curve is slow, better rewards cannot make training fast; what the update is given per
-step (positions, moves per position) and how many steps it gets can.
+non-terminal tic-tac-toe position (4,520), or with `--positions random-play` as turn rollouts draw their random
+positions (the empty board plus 0-8 uniformly random plies; the opponent's reply is not added). Each group tries
+`--size` moves the way `grpo.distinct_moves` does (the policy's own sample first, over every cell, then untried
+legal moves drawn from the policy without replacement) and scores each by its solved value in the env's default
+rewards (win 1, draw 0.5, loss 0; an occupied cell `--invalid`, by default a forfeit plus the invalid-move
+penalty, -0.1), where training scores it by a play-out. Advantages are normalised within the group (TRL's
+`scale_rewards: group`), the loss is the advantage-weighted log-probability of each tried move (the move token
+only), AdamW at a constant learning rate, gradients clipped at 1.0 (as the main job). With `--informative-only` a
+step keeps drawing positions until it has `--groups` whose tried moves differ in value (DAPO's dynamic sampling:
+a group whose rewards are all equal has no advantage), up to four times `--groups` draws.
+
+Every `--every` steps the greedy move (the most likely cell) of every position is scored: the share that keeps
+the solved value (win, draw or loss; a random legal move scores about 0.5) and the share on an occupied cell. If
+this curve is slow, better rewards cannot make training fast; what the update is given per step (positions,
+moves per position) and how many steps it gets can.
 
 `--model`: the warm-up folder of a main-job run (`python train.py --config configs/tictactoe-tiny-cpu.yaml
 --grpo.steps 1 --eval.before false --eval.after false`, then `<run>/warmup`), or `tiny` for the untrained model.
@@ -26,6 +32,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,6 +65,17 @@ def tried_moves(probs: np.ndarray, legal: list[int], size: int, rng: np.random.G
     return tried
 
 
+def random_play_position(game: TicTacToe, rng: np.random.Generator) -> Any:
+    """The empty board plus 0-8 uniformly random legal plies (turn rollouts' random positions); None if it ended."""
+    state = game.initial_state()
+    for _ in range(int(rng.integers(0, 9))):
+        if game.is_over(state):
+            return None
+        legal = game.legal_moves(state)
+        state = game.apply(state, legal[int(rng.integers(len(legal)))])
+    return None if game.is_over(state) else state
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="a warm-up folder, or 'tiny' (untrained)")
@@ -71,6 +89,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=140)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
+    parser.add_argument(
+        "--positions", choices=("uniform", "random-play"), default="uniform", help="where the positions come from"
+    )
+    parser.add_argument(
+        "--informative-only", action="store_true", help="train only on groups whose tried moves differ in value"
+    )
     args = parser.parse_args()
     if args.size < 2 or args.groups < 1 or args.steps < 1 or args.every < 1:
         parser.error("--size needs at least 2 moves (a group compares them); --groups, --steps, --every at least 1")
@@ -87,10 +111,25 @@ def main() -> None:
     opening = chat.encode(f"<{answer.think_tag}></{answer.think_tag}>\n<{answer.move_tag}>")
     digits = [tokenizer.convert_tokens_to_ids(str(m)) for m in range(9)]
     data = []  # (prompt ids, legal moves, solved outcome of each legal move)
-    for state in positions(game):
+    every = positions(game)
+    index = {game.key(state): i for i, state in enumerate(every)}
+    for state in every:
         values = solver.move_values(state)
         outcome = {m: solved_outcome(v, rewards) for m, v in values.items()}
         data.append((chat.prompt_ids(env.messages_for(state)) + opening, game.legal_moves(state), outcome))
+
+    pad = tokenizer.pad_token_id
+
+    def draw(n: int) -> list[int]:
+        """Indices into `data` of `n` positions, drawn as `--positions` says."""
+        if args.positions == "uniform":
+            return [int(i) for i in rng.integers(len(data), size=n)]
+        picks: list[int] = []
+        while len(picks) < n:
+            state = random_play_position(game, rng)
+            if state is not None:
+                picks.append(index[game.key(state)])
+        return picks
 
     def score() -> tuple[float, float]:
         model.eval()
@@ -98,7 +137,7 @@ def main() -> None:
         with torch.no_grad():
             for start in range(0, len(data), 512):
                 rows = data[start : start + 512]
-                picks = move_logits(model, tokenizer.pad_token_id, [r[0] for r in rows], digits).argmax(-1)
+                picks = move_logits(model, pad, [r[0] for r in rows], digits).argmax(-1)
                 for pick, (_, legal, outcome) in zip(picks.tolist(), rows, strict=True):
                     occupied += pick not in legal
                     kept += pick in legal and outcome[pick] == max(outcome.values())
@@ -108,20 +147,31 @@ def main() -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     model.train()
     start_kept, start_occupied = score()
-    curve = [{"step": 0, "seconds": 0.0, "positions": 0, "optimal": start_kept, "occupied": start_occupied}]
+    curve = [{"step": 0, "seconds": 0.0, "positions": 0, "drawn": 0, "optimal": start_kept, "occupied": start_occupied}]
     started = time.perf_counter()
+    drawn_total = trained = 0
     for step in range(1, args.steps + 1):
-        rows = [data[i] for i in rng.integers(len(data), size=args.groups)]
-        logp = torch.log_softmax(move_logits(model, tokenizer.pad_token_id, [r[0] for r in rows], digits), -1)
-        probs = logp.detach().exp().double().numpy()
+        groups: list[tuple[torch.Tensor, dict[int, float], list[int]]] = []  # (log-probs, outcomes, moves tried)
+        drawn = 0  # this step's positions, informative or not
+        while len(groups) < args.groups and drawn < (4 if args.informative_only else 1) * args.groups:
+            batch = [data[i] for i in draw(args.groups)]
+            drawn += len(batch)
+            drawn_total += len(batch)
+            logp = torch.log_softmax(move_logits(model, pad, [r[0] for r in batch], digits), -1)
+            probs = logp.detach().exp().double().numpy()
+            for (_, legal, outcome), row_logp, p in zip(batch, logp, probs, strict=True):
+                tried = tried_moves(p, list(legal), args.size, rng)
+                informative = len({outcome.get(m, invalid) for m in tried}) > 1
+                if len(groups) < args.groups and (informative or not args.informative_only):
+                    groups.append((row_logp, outcome, tried))
+        trained += len(groups)
         terms = []
-        for g, (_, legal, outcome) in enumerate(rows):
-            tried = tried_moves(probs[g], list(legal), args.size, rng)
+        for row_logp, outcome, tried in groups:
             if len(tried) < 2:  # one legal move, and the policy played it: nothing to compare
                 continue
             rewards = np.array([outcome.get(m, invalid) for m in tried])
             advantages = (rewards - rewards.mean()) / (rewards.std(ddof=1) + 1e-4)  # TRL's group scaling
-            terms += [-float(a) * logp[g, m] for m, a in zip(tried, advantages, strict=True)]
+            terms += [-float(a) * row_logp[m] for m, a in zip(tried, advantages, strict=True)]
         if terms:
             optimizer.zero_grad()
             torch.stack(terms).mean().backward()
@@ -130,7 +180,7 @@ def main() -> None:
         if step % args.every == 0 or step == args.steps:
             kept, occupied = score()
             seconds = time.perf_counter() - started
-            point = {"step": step, "seconds": seconds, "positions": step * args.groups}
+            point = {"step": step, "seconds": seconds, "positions": trained, "drawn": drawn_total}
             curve.append({**point, "optimal": kept, "occupied": occupied})
             print(f"step {step}: optimal {kept:.3f}, occupied cell {occupied:.3f}", flush=True)
 

@@ -167,8 +167,23 @@ def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(
            "--every", "2", "--groups", "3", "--out", str(out)]  # fmt: skip
     subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
     curve = json.loads(out.read_text())["curve"]
-    assert [(p["step"], p["positions"]) for p in curve] == [(0, 0), (2, 6)]
+    assert [(p["step"], p["positions"], p["drawn"]) for p in curve] == [(0, 0, 0), (2, 6, 6)]
     assert all(0.0 <= p["optimal"] <= 1.0 - p["occupied"] for p in curve)
+
+    from arena.games.tictactoe import TicTacToe
+
+    game, plies = TicTacToe(), set()
+    for _ in range(200):
+        state = module.random_play_position(game, rng)
+        assert state is None or not game.is_over(state)
+        plies.add(None if state is None else sum(cell != -1 for row in game.board(state) for cell in row))
+    assert set(range(9)) <= plies  # every depth from the empty board to 8 plies, and some games that ended
+
+    # Only groups whose tried moves differ in value are trained on: more positions are drawn than trained.
+    cmd += ["--positions", "random-play", "--informative-only"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    last = json.loads(out.read_text())["curve"][-1]
+    assert last["positions"] <= 6 < last["drawn"] <= 4 * 6
 
 
 def test_oracle_calibration_scores_each_first_move_by_its_solved_value() -> None:
