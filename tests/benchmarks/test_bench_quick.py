@@ -177,7 +177,7 @@ def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(
         state = module.random_play_position(game, rng)
         assert state is None or not game.is_over(state)
         plies.add(None if state is None else sum(cell != -1 for row in game.board(state) for cell in row))
-    assert set(range(9)) <= plies  # every depth from the empty board to 8 plies, and some games that ended
+    assert {None, *range(9)} <= plies  # every depth from the empty board to 8 plies, and some games that ended
 
     # Only groups whose tried moves differ in value are trained on: more positions are drawn than trained.
     cmd += ["--positions", "random-play", "--informative-only"]
