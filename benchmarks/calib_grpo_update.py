@@ -2,7 +2,7 @@
 
     python benchmarks/calib_grpo_update.py --model <warm-up folder | tiny> [--groups 16] [--size 4] [--lr 3e-4]
                                            [--invalid -0.1] [--steps 560] [--every 140] [--seed 0] [--out PATH]
-                                           [--positions uniform|random-play] [--informative-only]
+                                           [--positions uniform|random-play] [--informative-only] [--beta 0]
 
 The main job's update without its play-outs: each step asks `--groups` positions, drawn uniformly from every
 non-terminal tic-tac-toe position (4,520), or with `--positions random-play` as turn rollouts draw their random
@@ -14,7 +14,9 @@ penalty, -0.1), where training scores it by a play-out. Advantages are normalise
 `scale_rewards: group`), the loss is the advantage-weighted log-probability of each tried move (the move token
 only), AdamW at a constant learning rate, gradients clipped at 1.0 (as the main job). With `--informative-only` a
 step keeps drawing positions until it has `--groups` whose tried moves differ in value (DAPO's dynamic sampling:
-a group whose rewards are all equal has no advantage), up to four times `--groups` draws.
+a group whose rewards are all equal has no advantage), up to four times `--groups` draws. With `--beta` the loss adds
+a KL anchor to the starting model, as `grpo.beta` does: beta times TRL's per-token estimator
+exp(r - l) - (r - l) - 1 on each tried move, l and r its log-probability under the policy and the frozen start.
 
 Every `--every` steps the greedy move (the most likely cell) of every position is scored: the share that keeps
 the solved value (win, draw or loss; a random legal move scores about 0.5) and the share on an occupied cell. If
@@ -29,6 +31,7 @@ Prints a table; writes JSON (default benchmarks/results/calib_grpo_update.json).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -65,6 +68,20 @@ def tried_moves(probs: np.ndarray, legal: list[int], size: int, rng: np.random.G
     return tried
 
 
+def group_terms(
+    logp: torch.Tensor, ref_logp: torch.Tensor, rewards: np.ndarray, tried: list[int], beta: float
+) -> list[torch.Tensor]:
+    """One group's loss terms, one per tried move: minus its group-scaled advantage times its log-probability, plus
+    beta times TRL's KL estimator exp(r - l) - (r - l) - 1 (l, r: the move's log-probability under the policy and
+    under the frozen start; zero where they agree)."""
+    advantages = (rewards - rewards.mean()) / (rewards.std(ddof=1) + 1e-4)  # TRL's group scaling
+    terms = []
+    for m, a in zip(tried, advantages, strict=True):
+        gap = ref_logp[m] - logp[m]
+        terms.append(-float(a) * logp[m] + beta * (torch.exp(gap) - gap - 1))
+    return terms
+
+
 def random_play_position(game: TicTacToe, rng: np.random.Generator) -> Any:
     """The empty board plus 0-8 uniformly random legal plies (turn rollouts' random positions); None if it ended."""
     state = game.initial_state()
@@ -95,6 +112,7 @@ def main() -> None:
     parser.add_argument(
         "--informative-only", action="store_true", help="train only on groups whose tried moves differ in value"
     )
+    parser.add_argument("--beta", type=float, default=0.0, help="KL anchor to the starting model (grpo.beta)")
     args = parser.parse_args()
     if args.size < 2 or args.groups < 1 or args.steps < 1 or args.every < 1:
         parser.error("--size needs at least 2 moves (a group compares them); --groups, --steps, --every at least 1")
@@ -119,6 +137,7 @@ def main() -> None:
         data.append((chat.prompt_ids(env.messages_for(state)) + opening, game.legal_moves(state), outcome))
 
     pad = tokenizer.pad_token_id
+    reference = copy.deepcopy(model).eval() if args.beta else None
 
     def draw(n: int) -> list[int]:
         """Indices into `data` of `n` positions, drawn as `--positions` says."""
@@ -151,27 +170,31 @@ def main() -> None:
     started = time.perf_counter()
     drawn_total = trained = 0
     for step in range(1, args.steps + 1):
-        groups: list[tuple[torch.Tensor, dict[int, float], list[int]]] = []  # (log-probs, outcomes, moves tried)
+        groups: list[tuple[torch.Tensor, torch.Tensor, dict[int, float], list[int]]] = []  # (log-probs, the
+        # reference's log-probs, outcomes, moves tried)
         drawn = 0  # this step's positions, informative or not
         while len(groups) < args.groups and drawn < (4 if args.informative_only else 1) * args.groups:
             batch = [data[i] for i in draw(args.groups)]
             drawn += len(batch)
             drawn_total += len(batch)
             logp = torch.log_softmax(move_logits(model, pad, [r[0] for r in batch], digits), -1)
+            ref_logp = logp.detach()
+            if reference is not None:
+                with torch.no_grad():
+                    ref_logp = torch.log_softmax(move_logits(reference, pad, [r[0] for r in batch], digits), -1)
             probs = logp.detach().exp().double().numpy()
-            for (_, legal, outcome), row_logp, p in zip(batch, logp, probs, strict=True):
+            for (_, legal, outcome), row_logp, row_ref, p in zip(batch, logp, ref_logp, probs, strict=True):
                 tried = tried_moves(p, list(legal), args.size, rng)
                 informative = len({outcome.get(m, invalid) for m in tried}) > 1
                 if len(groups) < args.groups and (informative or not args.informative_only):
-                    groups.append((row_logp, outcome, tried))
+                    groups.append((row_logp, row_ref, outcome, tried))
         trained += len(groups)
         terms = []
-        for row_logp, outcome, tried in groups:
+        for row_logp, row_ref, outcome, tried in groups:
             if len(tried) < 2:  # one legal move, and the policy played it: nothing to compare
                 continue
             rewards = np.array([outcome.get(m, invalid) for m in tried])
-            advantages = (rewards - rewards.mean()) / (rewards.std(ddof=1) + 1e-4)  # TRL's group scaling
-            terms += [-float(a) * row_logp[m] for m, a in zip(tried, advantages, strict=True)]
+            terms += group_terms(row_logp, row_ref, rewards, tried, args.beta)
         if terms:
             optimizer.zero_grad()
             torch.stack(terms).mean().backward()
@@ -185,6 +208,7 @@ def main() -> None:
             print(f"step {step}: optimal {kept:.3f}, occupied cell {occupied:.3f}", flush=True)
 
     title = f"GRPO update with solved values: {args.groups} positions x {args.size} moves a step, lr {args.lr:g}"
+    title += f", KL anchor {args.beta:g}" if args.beta else ""
     table = Table(title=f"{title} ({machine()['cores']} cores)")
     for column in ("step", "positions", "seconds", "optimal", "occupied cell"):
         table.add_column(column, justify="right")

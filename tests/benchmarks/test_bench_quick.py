@@ -148,6 +148,7 @@ def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(
 
     import numpy as np
 
+    torch = pytest.importorskip("torch")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         spec = importlib.util.spec_from_file_location("calib_grpo_update", ROOT / "benchmarks" / "calib_grpo_update.py")
@@ -178,6 +179,17 @@ def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(
         assert state is None or not game.is_over(state)
         plies.add(None if state is None else sum(cell != -1 for row in game.board(state) for cell in row))
     assert {None, *range(9)} <= plies  # every depth from the empty board to 8 plies, and some games that ended
+
+    # The KL anchor: nothing where the policy agrees with its start; it pulls a drifted move back toward the start.
+    logp = torch.log_softmax(torch.tensor([2.0, 0.0, 0.0, -1.0]), -1).requires_grad_()
+    rewards, tried = np.array([1.0, 0.0, 0.5]), [0, 1, 2]
+    plain = torch.stack(module.group_terms(logp, logp.detach(), rewards, tried, 0.0))
+    anchored = torch.stack(module.group_terms(logp, logp.detach(), rewards, tried, 0.5))
+    assert torch.allclose(plain, anchored)
+    start = torch.log_softmax(torch.zeros(4), -1)  # the start liked move 0 less than the policy does now
+    (grad,) = torch.autograd.grad(torch.stack(module.group_terms(logp, start, rewards * 0, tried, 0.5)).sum(), logp)
+    assert grad[0] > 0 and grad[1] < 0  # descent lowers the drifted-up move 0 and raises move 1 back toward the start
+    assert grad[3] == 0  # an untried move gets no gradient
 
     # Only groups whose tried moves differ in value are trained on: more positions are drawn than trained.
     cmd += ["--positions", "random-play", "--informative-only"]
