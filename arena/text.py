@@ -22,6 +22,7 @@ from arena.games.base import Game
 
 SYMBOLS = ("X", "O")
 EMPTY_SYMBOL = "."
+LEGAL_MOVES = "Legal moves:"  # starts the list of legal moves on a prompt's status line
 GAME_OVER = {"win": "You won.", "draw": "Draw.", "loss": "You lost.", "truncated": "Out of turns."}
 
 
@@ -32,7 +33,7 @@ def clip(text: str, limit: int = 40) -> str:
 
 def turn_status(symbol: str, legal: Iterable[int]) -> str:
     """The prompt's last line while the game goes on: the side to move and its legal moves."""
-    return f"You play {symbol}. Legal moves: {' '.join(str(m) for m in legal)}"
+    return f"You play {symbol}. {LEGAL_MOVES} {' '.join(str(m) for m in legal)}"
 
 
 def game_over_status(result: str | None) -> str:

@@ -9,8 +9,12 @@ Why it looks like this:
   plateau before it reads the board (docs/training.md, "The initial weights held the tiny model back").
 - Training on 2 CPU cores is time-bound, so sequences must be short. The vocabulary (98 tokens) holds only what
   the env's user turns and the answer format use: cell symbols, digits, the words of "You play X. Legal moves:
-  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is ~50 tokens and an answer
+  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 30 tokens and an answer
   5-15. Characters outside it are dropped when encoding (there is no unknown token in byte-level BPE).
+- The chat template drops a user turn's list of legal moves: the board shows them (a free tic-tac-toe cell shows
+  its number, a full connect four column a stone in its top row), and the list was 40% of a tic-tac-toe prompt.
+  A GRPO step on CPU is bound by reading prompts (every turn of a play-out reads one anew), so the step costs
+  about a third less (docs/training.md, "Prompts without the list of legal moves").
 - Transformers loads any `qwen2` checkpoint's tokenizer as `Qwen2Tokenizer` (a byte-level BPE with a fixed
   pre-tokenizer), so the tiny tokenizer is one: anything else would be rebuilt wrongly on load.
 - The chat template drops the system message: its English rules would be mostly unknown characters and would
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaError, MissingExtraError
+from arena.text import LEGAL_MOVES
 
 ENDOFTEXT, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
@@ -38,10 +43,17 @@ _SAMPLE_GAMES = 24  # random games per game and seat whose prompts seed the voca
 # reached 0.84 optimal moves in 800 steps from 0.02 and 0.87 in 400 from 0.1 (benchmarks/calib_supervised.py --init).
 INIT_STD = 0.1
 
+# A user turn loses the list of legal moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above).
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
     "{%- if message['role'] != 'system' %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- set content = message['content'] %}"
+    "{%- if message['role'] == 'user' and ' " + LEGAL_MOVES + "' in content %}"
+    "{%- set head, tail = content.split(' " + LEGAL_MOVES + "', 1) %}"
+    "{%- set rest = tail.split('\\n', 1) %}"
+    "{%- set content = head + ('\\n' + rest[1] if rest | length > 1 else '') %}"
+    "{%- endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>' + '\\n' }}"
     "{%- endif %}"
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"

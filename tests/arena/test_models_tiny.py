@@ -67,9 +67,24 @@ def test_prompts_are_short_and_lossless(tiny, game):
     for seed in range(10):
         prompt, info = env.reset(seed=seed)
         ids = _prompt_ids(tokenizer, info["messages"])
-        # The system prompt is dropped; the user turn survives decoding exactly.
-        assert prompt in tokenizer.decode(ids)
-        assert len(ids) <= (52 if game == "tictactoe" else 110)
+        # The system prompt and the list of legal moves are dropped; the board and the side to move survive
+        # decoding exactly.
+        kept, listed = prompt.split(" Legal moves:")
+        assert listed.split() == [str(m) for m in info["legal_moves"]]
+        text = tokenizer.decode(ids)
+        assert kept in text and "Legal" not in text and text.count("<|im_start|>") == 2
+        assert len(ids) <= (30 if game == "tictactoe" else 72)
+
+
+def test_game_over_turn_keeps_its_text(tiny):
+    _, tokenizer = tiny
+    env = TextGameEnv(game="tictactoe", opponent="random")
+    prompt, info = env.reset(seed=0)
+    done = False
+    while not done:
+        prompt, _, done, _, info = env.step(f"<think></think><move>{info['legal_moves'][0]}</move>")
+    assert prompt.startswith("Game over.") or "\nGame over." in prompt
+    assert prompt in tokenizer.decode(_prompt_ids(tokenizer, [{"role": "user", "content": prompt}]))
 
 
 def test_answer_round_trip_keeps_tags(tiny):
