@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from arena.games.tictactoe import TicTacToe
-from arena.models.tiny import INIT_STD, build_tiny_model
+from arena.models.tiny import INIT_STD, build_tiny_model, chat_template
 from arena.text import turn_status
 from arena.training.rollout import ChatFormatter
 from opponents.minimax import Minimax
@@ -110,6 +110,7 @@ def main() -> None:
                     pad_token_id=c.pad_token_id, eos_token_id=c.eos_token_id,
                 )
             )  # fmt: skip
+    tokenizer.chat_template = chat_template(legal_moves=True)  # each layout as written, its list of legal moves kept
     chat = ChatFormatter(tokenizer)
     digits = [tokenizer.convert_tokens_to_ids(str(m)) for m in range(9)]
     data = []

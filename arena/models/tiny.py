@@ -43,21 +43,31 @@ _SAMPLE_GAMES = 24  # random games per game and seat whose prompts seed the voca
 # reached 0.84 optimal moves in 800 steps from 0.02 and 0.87 in 400 from 0.1 (benchmarks/calib_supervised.py --init).
 INIT_STD = 0.1
 
-# A user turn loses the list of legal moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above).
-CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{%- if message['role'] != 'system' %}"
-    "{%- set content = message['content'] %}"
-    "{%- if message['role'] == 'user' and ' " + LEGAL_MOVES + "' in content %}"
-    "{%- set head, tail = content.split(' " + LEGAL_MOVES + "', 1) %}"
-    "{%- set rest = tail.split('\\n', 1) %}"
-    "{%- set content = head + ('\\n' + rest[1] if rest | length > 1 else '') %}"
-    "{%- endif %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>' + '\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
-)
+
+def chat_template(legal_moves: bool = False) -> str:
+    """The tiny model's chat template: no system message, and by default a user turn without its list of legal
+    moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above). `legal_moves=True` keeps the list
+    (benchmarks/calib_supervised.py compares layouts with it)."""
+    drop_list = (
+        "{%- if message['role'] == 'user' and ' " + LEGAL_MOVES + "' in content %}"
+        "{%- set head, tail = content.split(' " + LEGAL_MOVES + "', 1) %}"
+        "{%- set rest = tail.split('\\n', 1) %}"
+        "{%- set content = head + ('\\n' + rest[1] if rest | length > 1 else '') %}"
+        "{%- endif %}"
+    )
+    return (
+        "{%- for message in messages %}"
+        "{%- if message['role'] != 'system' %}"
+        "{%- set content = message['content'] %}"
+        + ("" if legal_moves else drop_list)
+        + "{{ '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>' + '\\n' }}"
+        "{%- endif %}"
+        "{%- endfor %}"
+        "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
+    )
+
+
+CHAT_TEMPLATE = chat_template()
 
 
 def _require_train_extra() -> tuple[Any, Any]:

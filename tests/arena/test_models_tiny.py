@@ -76,6 +76,20 @@ def test_prompts_are_short_and_lossless(tiny, game):
         assert len(ids) <= (30 if game == "tictactoe" else 72)
 
 
+def test_template_with_the_list_keeps_every_user_turn_whole(tiny):
+    _, tokenizer = tiny
+    from arena.models.tiny import chat_template
+
+    listed = "You play O. Legal moves: 0 1 2\n0 1 2\nX 4 5"  # the status line first (a calibration layout)
+    messages = [{"role": "user", "content": listed}]
+    dropped = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert "You play O.\n0 1 2\nX 4 5<|im_end|>" in dropped  # only the list goes, the lines after it stay
+    kept = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, chat_template=chat_template(legal_moves=True)
+    )
+    assert f"user\n{listed}<|im_end|>" in kept
+
+
 def test_game_over_turn_keeps_its_text(tiny):
     _, tokenizer = tiny
     env = TextGameEnv(game="tictactoe", opponent="random")
