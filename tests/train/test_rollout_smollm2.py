@@ -96,9 +96,10 @@ def mark_ended(episodes, tokenizer):
 
 def test_reply_after_an_answer_that_the_next_board_repeats_is_that_board():
     """SmolLM2 answered "2 3"; the next prompt lists "Legal moves: 0 2 3 6": the reply must be the new board."""
-    from arena.models.tiny import build_tokenizer
+    from arena.models.tiny import build_tokenizer, chat_template
 
     tokenizer = build_tokenizer()
+    tokenizer.chat_template = chat_template(legal_moves=True)  # the list is where the answer's text repeats
     messages = [{"role": "system", "content": "rules"}, {"role": "user", "content": "x"}]
     obs = "0 1 2\n3 X 5\n6 O 8\nYou play X. Legal moves: 0 1 2 3 5 6 8"
     reply = tokenizer.decode(ChatFormatter(tokenizer).reply_ids(messages, "2 3", obs, ended_turn=False))
