@@ -51,6 +51,9 @@ class Renderer(ABC):
 
     title: str = "a game"
     move_noun: str = "move"
+    # True when the board alone shows which moves are legal (a free cell shows its number): the embedded tiny
+    # model's chat template then drops the status line's list of legal moves, a third of a short prompt.
+    board_shows_legal_moves: bool = False
 
     def __init__(self, game: Game[Any]) -> None:
         self.game = game
@@ -86,6 +89,7 @@ class TicTacToeRenderer(Renderer):
 
     title = "tic-tac-toe"
     move_noun = "cell"
+    board_shows_legal_moves = True
 
     def rules(self) -> str:
         return (
@@ -105,6 +109,7 @@ class ConnectFourRenderer(Renderer):
 
     title = "connect four"
     move_noun = "column"
+    board_shows_legal_moves = True  # a column is full when its top row holds a stone
 
     def rules(self) -> str:
         g = self.game

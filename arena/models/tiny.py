@@ -11,10 +11,11 @@ Why it looks like this:
   the env's user turns and the answer format use: cell symbols, digits, the words of "You play X. Legal moves:
   ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 30 tokens and an answer
   5-15. Characters outside it are dropped when encoding (there is no unknown token in byte-level BPE).
-- The chat template drops a user turn's list of legal moves: the board shows them (a free tic-tac-toe cell shows
-  its number, a full connect four column a stone in its top row), and the list was 40% of a tic-tac-toe prompt.
-  A GRPO step on CPU is bound by reading prompts (every turn of a play-out reads one anew), so the step costs
-  about a third less (docs/training.md, "Prompts without the list of legal moves").
+- The chat template drops a user turn's list of legal moves when the game's board shows them
+  (`Renderer.board_shows_legal_moves`: a free tic-tac-toe cell shows its number, a full connect four column a
+  stone in its top row; a plug-in game keeps its list unless its renderer says so). The list was 40% of a
+  tic-tac-toe prompt, and a GRPO step on CPU is bound by reading prompts (every turn of a play-out reads one
+  anew), so the step costs about a third less (docs/training.md, "Prompts without the list of legal moves").
 - Transformers loads any `qwen2` checkpoint's tokenizer as `Qwen2Tokenizer` (a byte-level BPE with a fixed
   pre-tokenizer), so the tiny tokenizer is one: anything else would be rebuilt wrongly on load.
 - The chat template drops the system message: its English rules would be mostly unknown characters and would
@@ -45,9 +46,9 @@ INIT_STD = 0.1
 
 
 def chat_template(legal_moves: bool = False) -> str:
-    """The tiny model's chat template: no system message, and by default a user turn without its list of legal
-    moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above). `legal_moves=True` keeps the list
-    (benchmarks/calib_supervised.py compares layouts with it)."""
+    """The tiny model's chat template: no system message, and unless `legal_moves` a user turn without its list
+    of legal moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above). `build_tokenizer` keeps
+    the list for a game whose board does not show its legal moves."""
     drop_list = (
         "{%- if message['role'] == 'user' and ' " + LEGAL_MOVES + "' in content %}"
         "{%- set head, tail = content.split(' " + LEGAL_MOVES + "', 1) %}"
@@ -65,9 +66,6 @@ def chat_template(legal_moves: bool = False) -> str:
         "{%- endfor %}"
         "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
     )
-
-
-CHAT_TEMPLATE = chat_template()
 
 
 def _require_train_extra() -> tuple[Any, Any]:
@@ -161,7 +159,10 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
     tokenizer = make(vocab, merges)
     tokenizer.add_tokens([AddedToken(IM_START, special=True, normalized=False)], special_tokens=True)
     tokenizer.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
-    tokenizer.chat_template = CHAT_TEMPLATE
+    from arena.env import TextGameEnv
+
+    shown = TextGameEnv(game=game, opponent="random").renderer.board_shows_legal_moves
+    tokenizer.chat_template = chat_template(legal_moves=not shown)
     return tokenizer
 
 

@@ -15,7 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 from arena.env import TextGameEnv  # noqa: E402
 from arena.models import build_tiny_model, build_tokenizer, save_tiny_model  # noqa: E402
 from arena.models.tiny import INIT_STD  # noqa: E402
-from arena.text import AnswerFormat, parse_answer  # noqa: E402
+from arena.text import LEGAL_MOVES, AnswerFormat, parse_answer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_prompts_are_short_and_lossless(tiny, game):
         ids = _prompt_ids(tokenizer, info["messages"])
         # The system prompt and the list of legal moves are dropped; the board and the side to move survive
         # decoding exactly.
-        kept, listed = prompt.split(" Legal moves:")
+        kept, listed = prompt.split(f" {LEGAL_MOVES}")
         assert listed.split() == [str(m) for m in info["legal_moves"]]
         text = tokenizer.decode(ids)
         assert kept in text and "Legal" not in text and text.count("<|im_start|>") == 2
@@ -88,6 +88,17 @@ def test_template_with_the_list_keeps_every_user_turn_whole(tiny):
         messages, tokenize=False, add_generation_prompt=True, chat_template=chat_template(legal_moves=True)
     )
     assert f"user\n{listed}<|im_end|>" in kept
+
+
+def test_a_game_whose_board_hides_its_legal_moves_keeps_the_list():
+    from small_games import register_small_games
+
+    register_small_games()
+    tokenizer = build_tokenizer("test_small_othello")
+    env = TextGameEnv(game="test_small_othello")
+    assert not env.renderer.board_shows_legal_moves
+    prompt, info = env.reset(seed=0)
+    assert prompt in tokenizer.decode(_prompt_ids(tokenizer, info["messages"]))  # the list stays: legality is hidden
 
 
 def test_game_over_turn_keeps_its_text(tiny):
