@@ -61,7 +61,7 @@ def test_initial_weights_have_the_tiny_std(tiny):
 
 
 @pytest.mark.parametrize("game", ["tictactoe", "connect_four"])
-def test_prompts_are_short_and_lossless(tiny, game):
+def test_prompts_are_short_and_keep_the_board_and_the_side_to_move(tiny, game):
     _, tokenizer = tiny
     env = TextGameEnv(game=game)
     for seed in range(10):
