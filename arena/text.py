@@ -51,8 +51,8 @@ class Renderer(ABC):
 
     title: str = "a game"
     move_noun: str = "move"
-    # True when the board alone shows which moves are legal (a free cell shows its number): the embedded tiny
-    # model's chat template then drops the status line's list of legal moves, a third of a short prompt.
+    # True when the board alone shows which moves are legal (tic-tac-toe's free cells show their numbers): the
+    # embedded tiny model's chat template then leaves out the status line's list of legal moves.
     board_shows_legal_moves: bool = False
 
     def __init__(self, game: Game[Any]) -> None:
