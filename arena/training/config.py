@@ -151,6 +151,15 @@ class GRPOSection(_Section):
         "agent was to move in the policy's latest whole games against the curriculum's opponents (the play-outs "
         "of groups that answered the start).",
     )
+    loss_starts: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="turn rollouts: share of the groups (those whose curriculum spec sets no start) that answer a "
+        "position from a play-out the policy lost, against the opponent that beat it: where the play-out's policy "
+        "was to move in its latest lost games (positions lost often are asked often). Taken before path_starts; "
+        "the two shares add up to at most 1, and the rest are random positions.",
+    )
     scale_rewards: Literal["group", "batch", "none"] = Field(
         "group",
         description="TRL's advantage scaling: by the group's reward std ('group'), the batch's ('batch') or none "
@@ -316,7 +325,16 @@ class TrainConfig(_Section):
                 "grpo.distinct_moves needs transformers generation (it steers each answer's move as it is sampled): "
                 "unset it or set grpo.use_vllm false"
             )
-        for name, used in (("distinct_moves", self.grpo.distinct_moves), ("path_starts", self.grpo.path_starts > 0)):
+        if self.grpo.path_starts + self.grpo.loss_starts > 1:
+            raise ValueError(
+                f"grpo.path_starts ({self.grpo.path_starts}) and grpo.loss_starts ({self.grpo.loss_starts}) are shares "
+                "of the same groups and add up to more than 1: lower one of them"
+            )
+        for name, used in (
+            ("distinct_moves", self.grpo.distinct_moves),
+            ("path_starts", self.grpo.path_starts > 0),
+            ("loss_starts", self.grpo.loss_starts > 0),
+        ):
             if used and self.grpo.rollout != "turn":
                 raise ValueError(
                     f"grpo.{name} applies to turn rollouts (a group answers one position): "

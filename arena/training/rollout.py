@@ -22,6 +22,8 @@ from arena.evaluation.players import stop_token_ids
 
 #: Positions kept from the policy's latest whole games for `path_starts`; older ones drop out.
 PATH_POOL_SIZE = 1024
+#: Positions kept from the play-outs the policy lost, for `loss_starts`; older ones drop out.
+LOSS_POOL_SIZE = 256
 
 
 class Backend(Protocol):
@@ -354,6 +356,8 @@ class GameRunner:
         # Turn rollouts: where the agent was to move in the policy's latest whole games (moves, seat); the
         # start of a game is ([], seat).
         self.path_positions: deque[tuple[list[int], str]] = deque(maxlen=PATH_POOL_SIZE)
+        # Turn rollouts: where the policy was to move in the play-outs it lost (moves, seat, the opponent's spec).
+        self.loss_positions: deque[tuple[list[int], str, Any]] = deque(maxlen=LOSS_POOL_SIZE)
 
     def _env(self, i: int) -> TextGameEnv:
         while len(self._envs) <= i:
@@ -460,6 +464,7 @@ class GameRunner:
         pool_same_move: bool = False,
         distinct_moves: bool = False,
         path_starts: float = 0.0,
+        loss_starts: float = 0.0,
     ) -> list[Episode]:
         """Turn-level GRPO: every group answers ONE position `group_size` times, each answer is played out.
 
@@ -488,6 +493,13 @@ class GameRunner:
         whole games and adds them to that pool; a group asked a later position does not (its games began
         elsewhere). These are the positions the policy's games lead to against the curriculum's opponents, where
         evaluation plays, rather than the whole game tree's.
+
+        With `loss_starts` > 0, that share of those groups answers instead a position from a play-out the policy
+        lost (`loss_positions`: every position where the play-out's policy was to move, after the group's own
+        answer, in games that ended in a loss), against the opponent that beat it, from the seat it had; each
+        loss adds its positions once, so a position lost often is asked often. Only the outcomes of the games
+        pick these positions: the policy is asked again where its own play went wrong. While that pool is empty
+        such a group answers a random position.
         """
         stats = RolloutStats(games=len(options) * group_size)
         rng = np.random.default_rng(seed)
@@ -497,9 +509,14 @@ class GameRunner:
         episodes: list[Episode] = []
         infos: list[dict[str, Any]] = []
         pool, drawn_from = self.path_positions, list(self.path_positions)  # this call adds to the next one's
+        lost_from = list(self.loss_positions)
         whole_game = [False] * (len(options) * group_size)  # members whose play-out is the policy's whole game
         for g, opts in enumerate(options):
-            if path_starts > 0 and not opts.get("start") and rng.random() < path_starts:
+            draw = rng.random() if (path_starts > 0 or loss_starts > 0) and not opts.get("start") else 1.0
+            if draw < loss_starts and lost_from:
+                moves, seat, opponent = lost_from[int(rng.integers(len(lost_from)))]
+                group_opts = {**opts, "start": list(moves), "agent_seat": seat, "opponent": opponent}
+            elif loss_starts <= draw < loss_starts + path_starts:
                 # On the policy's path: a position its whole games reached, or the game's start itself.
                 moves, seat = drawn_from[int(rng.integers(len(drawn_from)))] if drawn_from else ([], None)
                 group_opts = {**opts, "start": list(moves), **({"agent_seat": seat} if seat else {})}
@@ -521,6 +538,7 @@ class GameRunner:
         first_invalid = [False] * len(episodes)
         first_format = [False] * len(episodes)
         first_move: list[int | None] = [None] * len(episodes)
+        played: list[list[list[int]]] = [[] for _ in episodes]  # positions each play-out's policy moved from
         active = list(range(len(episodes)))
         while active:
             t0 = time.perf_counter()
@@ -554,6 +572,8 @@ class GameRunner:
                     first_invalid[i] = info.get("invalid_kind") is not None
                     first_move[i] = None if first_invalid[i] else info.get("agent_move")
                     first[i] = False
+                else:
+                    played[i].append(list(infos[i]["moves"]))
                 ep.transcript.append(turn_record(prompt, answer, info))
                 infos[i] = info
                 if whole_game[i] and not (terminated or truncated):
@@ -567,6 +587,9 @@ class GameRunner:
                         "invalid": rewards.invalid_penalty if first_invalid[i] else 0.0,
                     }
                     ep.reward = float(sum(ep.components.values()))
+                    if loss_starts > 0 and info["result"] == "loss":
+                        for moves in played[i]:
+                            self.loss_positions.append((moves, info["seat"], ep.options["opponent"]))
                 else:
                     still.append(i)
             stats.env_s += time.perf_counter() - t1

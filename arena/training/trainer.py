@@ -114,6 +114,7 @@ class ArenaRollout:
                 pool_same_move=g.pool_same_move,
                 distinct_moves=g.distinct_moves,
                 path_starts=g.path_starts,
+                loss_starts=g.loss_starts,
             )
         else:
             episodes = self.runner.play(
@@ -188,6 +189,7 @@ class ArenaRollout:
             "rollout/opponent_seconds": stats.opponent_s,
             "rollout/games_per_second": len(episodes) / max(elapsed, 1e-9),
             "rollout/model_tokens_per_second": stats.model_tokens / max(stats.generation_s, 1e-9),
+            "rollout/loss_positions": len(self.runner.loss_positions),
         }
         for key in ("outcome", "format", "invalid"):
             out[f"reward/{key}"] = float(np.mean([ep.components.get(key, 0.0) for ep in episodes]))
@@ -202,6 +204,7 @@ class ArenaRollout:
             "exploration": self.exploration.state_dict(),
             "totals": dict(self.totals),
             "path_positions": [[moves, seat] for moves, seat in self.runner.path_positions],
+            "loss_positions": [[moves, seat, opponent] for moves, seat, opponent in self.runner.loss_positions],
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -210,6 +213,10 @@ class ArenaRollout:
         self.totals = dict(state["totals"])
         self.runner.path_positions.clear()
         self.runner.path_positions.extend((list(m), str(seat)) for m, seat in state.get("path_positions", []))
+        self.runner.loss_positions.clear()
+        self.runner.loss_positions.extend(
+            (list(m), str(seat), opponent) for m, seat, opponent in state.get("loss_positions", [])
+        )
 
 
 class VLLMBackend:

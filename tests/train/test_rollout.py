@@ -152,15 +152,17 @@ def test_exploration_off_keeps_temperature():
     assert explore.temperature(99) == 0.7 and explore.events == []
 
 
-def test_path_positions_survive_a_checkpoint(tiny, tmp_path):
+def test_start_pools_survive_a_checkpoint(tiny, tmp_path):
     _, tokenizer = tiny
     config = load_train_config(None, ["--grpo.rollout", "turn", "--grpo.path_starts", "0.5"])
     rollout = ArenaRollout(config, tokenizer, tmp_path)
     rollout.runner.path_positions.extend([([], "second"), ([4, 0], "first")])
+    rollout.runner.loss_positions.extend([([4, 0, 8], "second", "perfect")])
     state = rollout.state_dict()
     other = ArenaRollout(config, tokenizer, tmp_path)
     other.load_state_dict(json.loads(json.dumps(state)))  # as arena_state.json stores it
     assert list(other.runner.path_positions) == [([], "second"), ([4, 0], "first")]
+    assert list(other.runner.loss_positions) == [([4, 0, 8], "second", "perfect")]
     assert other.state_dict() == state
 
 
@@ -249,6 +251,46 @@ def test_path_starts_ask_positions_of_the_policys_own_games(tiny):
     kept = list(runner.path_positions)
     runner.play_decisions(backend, options, 2, seed=2, max_new_tokens=32, temperature=1.0)
     assert list(runner.path_positions) == kept
+
+
+def test_loss_starts_ask_again_where_the_policys_play_outs_lost(tiny):
+    """With loss_starts, the positions the play-outs' policy moved from in games it lost are kept with the seat
+    and the opponent that beat it, and later groups answer them against that opponent; a curriculum start is still
+    asked as given, and without loss_starts the pool is neither filled nor drawn from."""
+    from arena.games import make_game
+
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    game = make_game("tictactoe")
+    seats = ("first", "second")
+    backend = ScriptedBackend(tokenizer)  # always the lowest free cell: `perfect` beats it
+    perfect = [{"opponent": "perfect", "agent_seat": seats[g % 2], "opponent_seed": g, "start": []} for g in range(6)]
+    runner.play_decisions(backend, perfect, 2, seed=0, max_new_tokens=32, temperature=1.0)
+    assert not runner.loss_positions  # not asked for: nothing kept
+    first = runner.play_decisions(backend, perfect, 2, seed=0, max_new_tokens=32, temperature=1.0, loss_starts=1.0)
+    # An empty pool: every group answered a random position (a start of several lengths), against its own opponent.
+    lost = [ep for ep in first if ep.info["result"] == "loss"]
+    assert lost and len({len(ep.options["start"]) for ep in first}) > 1
+    pool = list(runner.loss_positions)
+    # Every position a lost game's play-out moved from (its answers after the group's own), once per game.
+    assert len(pool) == sum(ep.info["agent_turns"] - 1 for ep in lost)
+    for moves, seat, opponent in pool:
+        state = game.play(moves)
+        assert not game.is_over(state) and seats[game.to_move(state)] == seat and opponent == "perfect"
+        assert any(ep.info["moves"][: len(moves)] == moves and len(moves) > len(ep.options["start"]) for ep in lost)
+    easy = [{"opponent": "random", "agent_seat": "first", "opponent_seed": g, "start": []} for g in range(4)]
+    puzzle = {"opponent": "random", "agent_seat": "first", "opponent_seed": 9, "start": [0, 3, 1, 4]}
+    second = runner.play_decisions(
+        backend, [*easy, puzzle], 2, seed=1, max_new_tokens=32, temperature=1.0, loss_starts=1.0
+    )
+    asked = [(ep.options["start"], ep.options["agent_seat"], ep.options["opponent"]) for ep in second[:-2]]
+    assert all(entry in pool for entry in asked)
+    assert all(ep.info["opponent"] == "perfect" for ep in second[:-2])
+    assert all(ep.options["start"] == [0, 3, 1, 4] and ep.info["opponent"] == "random" for ep in second[-2:])
+    kept = list(runner.loss_positions)
+    again = runner.play_decisions(backend, easy, 2, seed=2, max_new_tokens=32, temperature=1.0, path_starts=1.0)
+    assert list(runner.loss_positions) == kept and all(ep.info["opponent"] == "random" for ep in again)
 
 
 def test_turn_rollout_scores_an_invalid_first_answer(tiny):
@@ -424,6 +466,10 @@ def test_distinct_moves_need_turn_rollouts_and_transformers_generation():
         load_train_config(None, ["--grpo.rollout", "game", "--grpo.distinct_moves", "true"])
     with pytest.raises(ArenaError, match="path_starts applies to turn rollouts"):
         load_train_config(None, ["--grpo.rollout", "game", "--grpo.path_starts", "0.5"])
+    with pytest.raises(ArenaError, match="loss_starts applies to turn rollouts"):
+        load_train_config(None, ["--grpo.rollout", "game", "--grpo.loss_starts", "0.5"])
+    with pytest.raises(ArenaError, match=r"path_starts \(0.75\) and grpo.loss_starts \(0.5\)"):
+        load_train_config(None, ["--grpo.rollout", "turn", "--grpo.path_starts", "0.75", "--grpo.loss_starts", "0.5"])
     backend = VLLMBackend(SimpleNamespace(vllm_generation=SimpleNamespace(temperature=1.0)), temperature=1.0)
     with pytest.raises(ArenaError, match="cannot make a group's answers try distinct moves"):
         backend.generate([[1]], max_new_tokens=2, temperature=1.0, top_p=1.0, seed=0, distinct=object())
