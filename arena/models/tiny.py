@@ -9,13 +9,18 @@ Why it looks like this:
   plateau before it reads the board (docs/training.md, "The initial weights held the tiny model back").
 - Training on 2 CPU cores is time-bound, so sequences must be short. The vocabulary (98 tokens) holds only what
   the env's user turns and the answer format use: cell symbols, digits, the words of "You play X. Legal moves:
-  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 30 tokens and an answer
+  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 24 tokens and an answer
   5-15. Characters outside it are dropped when encoding (there is no unknown token in byte-level BPE).
 - The chat template drops a user turn's list of legal moves when the game's board shows them
   (`Renderer.board_shows_legal_moves`: a free tic-tac-toe cell shows its number, a full connect four column a
   stone in its top row; a plug-in game keeps its list unless its renderer says so). The list was 40% of a
   tic-tac-toe prompt, and a GRPO step on CPU is bound by reading prompts (every turn of a play-out reads one
   anew), so the step costs about a third less (docs/training.md, "Prompts without the list of legal moves").
+- The chat template also drops each space before a digit in a user turn ("0 1 2" becomes "012"): the Qwen2
+  pre-tokenizer makes such a space a token of its own, so an empty tic-tac-toe board was 30 tokens, 6 of them
+  spaces. Each cell is still one token ("X1 O" is "X", "1", " O"), and connect four's column numbers become as
+  many tokens as its rows have cells. A GRPO step of the main job took about 0.7 of its time (docs/training.md,
+  "Boards without spaces between digits"). It is left out for a game that writes numbers of two digits.
 - Transformers loads any `qwen2` checkpoint's tokenizer as `Qwen2Tokenizer` (a byte-level BPE with a fixed
   pre-tokenizer), so the tiny tokenizer is one: anything else would be rebuilt wrongly on load.
 - The chat template drops the system message: its English rules would be mostly unknown characters and would
@@ -45,10 +50,14 @@ _SAMPLE_GAMES = 24  # random games per game and seat whose prompts seed the voca
 INIT_STD = 0.1
 
 
-def chat_template(legal_moves: bool = False) -> str:
+def chat_template(legal_moves: bool = False, join_digits: bool = False) -> str:
     """The tiny model's chat template: no system message, and unless `legal_moves` a user turn without its list
     of legal moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above). `build_tokenizer` keeps
-    the list for a game whose board does not show its legal moves."""
+    the list for a game whose board does not show its legal moves. With `join_digits` a user turn loses every
+    space before a digit ("0 1 2" becomes "012", "X 1 O" becomes "X1 O"; see above), which `build_tokenizer`
+    asks for only when no text of the game writes a number of two digits, so the join is never ambiguous."""
+    # The Qwen2 pre-tokenizer cuts a space before a digit into a token of its own (one before a letter joins it).
+    join = "".join("{%- set content = content | replace(' " + d + "', '" + d + "') %}" for d in "0123456789")
     drop_list = (
         "{%- if message['role'] == 'user' and ' " + LEGAL_MOVES + "' in content %}"
         "{%- set head, tail = content.split(' " + LEGAL_MOVES + "', 1) %}"
@@ -61,6 +70,7 @@ def chat_template(legal_moves: bool = False) -> str:
         "{%- if message['role'] != 'system' %}"
         "{%- set content = message['content'] %}"
         + ("" if legal_moves else drop_list)
+        + ("{%- if message['role'] == 'user' %}" + join + "{%- endif %}" if join_digits else "")
         + "{{ '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>' + '\\n' }}"
         "{%- endif %}"
         "{%- endfor %}"
@@ -137,7 +147,11 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
     pre_tokenizer = make({ENDOFTEXT: 0}, []).backend_tokenizer.pre_tokenizer
     split_added = re.compile("(" + "|".join(re.escape(t) for t in (*SPECIAL_TOKENS, *TAGS)) + ")")
     pieces: set[str] = set()
-    for text in sample_texts(game):
+    texts = sample_texts(game)
+    # Joining "1 2" into "12" keeps every piece the pre-tokenizer cuts (a digit is a piece of its own) and drops the
+    # space tokens; it would merge two numbers into one where a text writes numbers of two digits.
+    join_digits = not any(re.search(r"[0-9]{2}", text) for text in texts)
+    for text in texts:
         for fragment in split_added.split(text):
             if fragment and fragment not in SPECIAL_TOKENS and fragment not in TAGS:
                 pieces.update(piece for piece, _ in pre_tokenizer.pre_tokenize_str(fragment))
@@ -162,7 +176,7 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
     from arena.env import TextGameEnv
 
     shown = TextGameEnv(game=game, opponent="random").renderer.board_shows_legal_moves
-    tokenizer.chat_template = chat_template(legal_moves=not shown)
+    tokenizer.chat_template = chat_template(legal_moves=not shown, join_digits=join_digits)
     return tokenizer
 
 

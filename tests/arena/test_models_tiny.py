@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -67,13 +68,37 @@ def test_prompts_are_short_and_keep_the_board_and_the_side_to_move(tiny, game):
     for seed in range(10):
         prompt, info = env.reset(seed=seed)
         ids = _prompt_ids(tokenizer, info["messages"])
-        # The system prompt and the list of legal moves are dropped; the board and the side to move survive
-        # decoding exactly.
+        # The system prompt, the list of legal moves and the spaces before digits are dropped; the board and the
+        # side to move survive decoding exactly otherwise.
         kept, listed = prompt.split(f" {LEGAL_MOVES}")
         assert listed.split() == [str(m) for m in info["legal_moves"]]
         text = tokenizer.decode(ids)
-        assert kept in text and "Legal" not in text and text.count("<|im_start|>") == 2
-        assert len(ids) <= (30 if game == "tictactoe" else 72)
+        assert _joined(kept) in text and "Legal" not in text and text.count("<|im_start|>") == 2
+        assert len(ids) <= (24 if game == "tictactoe" else 64)
+
+
+def _joined(text):
+    return re.sub(r" (?=[0-9])", "", text)
+
+
+def test_spaces_before_digits_go_and_each_cell_stays_one_token(tiny):
+    _, tokenizer = tiny
+    board = "X 1 O\nO X 5\n6 7 X\nYou play O."
+    ids = _prompt_ids(tokenizer, [{"role": "user", "content": board}])
+    tokens = tokenizer.convert_ids_to_tokens(ids)
+    assert tokens[3:15] == ["X", "1", "ĠO", "Ċ", "O", "ĠX", "5", "Ċ", "6", "7", "ĠX", "Ċ"]
+    assert "X1 O\nO X5\n67 X" in tokenizer.decode(ids)
+    assistant = [{"role": "user", "content": board}, {"role": "assistant", "content": "<move>1 2</move>"}]
+    assert "<move>1 2</move>" in tokenizer.apply_chat_template(assistant, tokenize=False)  # user turns only
+
+
+def test_a_game_that_writes_two_digit_numbers_keeps_its_spaces():
+    from small_games import register_small_games
+
+    register_small_games()
+    tokenizer = build_tokenizer("test_small_othello")  # 12 cells: its lists of legal moves write 10 and 11
+    turn = "B B B .\n. B W .\n. . . .\nYou play W. Legal moves: 4 10 11"
+    assert turn in tokenizer.decode(_prompt_ids(tokenizer, [{"role": "user", "content": turn}]))
 
 
 def test_template_with_the_list_keeps_every_user_turn_whole(tiny):
@@ -83,7 +108,7 @@ def test_template_with_the_list_keeps_every_user_turn_whole(tiny):
     listed = "You play O. Legal moves: 0 1 2\n0 1 2\nX 4 5"  # the status line first (a calibration layout)
     messages = [{"role": "user", "content": listed}]
     dropped = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert "You play O.\n0 1 2\nX 4 5<|im_end|>" in dropped  # only the list goes, the lines after it stay
+    assert "You play O.\n012\nX45<|im_end|>" in dropped  # only the list goes, the lines after it stay
     kept = tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=True, chat_template=chat_template(legal_moves=True)
     )
@@ -109,7 +134,7 @@ def test_game_over_turn_keeps_its_text(tiny):
     while not done:
         prompt, _, done, _, info = env.step(f"<think></think><move>{info['legal_moves'][0]}</move>")
     assert "\nGame over." in prompt  # the board, then the status line
-    assert prompt in tokenizer.decode(_prompt_ids(tokenizer, [{"role": "user", "content": prompt}]))
+    assert _joined(prompt) in tokenizer.decode(_prompt_ids(tokenizer, [{"role": "user", "content": prompt}]))
 
 
 def test_answer_round_trip_keeps_tags(tiny):
