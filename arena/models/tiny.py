@@ -19,8 +19,9 @@ Why it looks like this:
 - The chat template also drops each space before a digit in a user turn ("0 1 2" becomes "012"): the Qwen2
   pre-tokenizer makes such a space a token of its own, so an empty tic-tac-toe board was 30 tokens, 6 of them
   spaces. Each cell is still one token ("X1 O" is "X", "1", " O"), and connect four's column numbers become as
-  many tokens as its rows have cells. A GRPO step of the main job took about 0.7 of its time (docs/training.md,
-  "Boards without spaces between digits"). It is left out for a game that writes numbers of two digits.
+  many tokens as its rows have cells. A GRPO step of the main job took 7-13% less time in paired runs
+  (docs/training.md, "Boards without spaces between digits"). It is left out for a game that writes numbers of
+  two digits.
 - Transformers loads any `qwen2` checkpoint's tokenizer as `Qwen2Tokenizer` (a byte-level BPE with a fixed
   pre-tokenizer), so the tiny tokenizer is one: anything else would be rebuilt wrongly on load.
 - The chat template drops the system message: its English rules would be mostly unknown characters and would
