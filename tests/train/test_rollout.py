@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from types import SimpleNamespace
 
@@ -80,6 +81,44 @@ def test_real_generation_respects_budget_and_stops(tiny):
     assert all(lp <= 0.0 for _, lps in out for lp in lps)
     again = backend.generate([ctx, ctx[2:]], max_new_tokens=5, temperature=1.0, top_p=1.0, seed=0)
     assert again == out  # seeded
+
+
+def test_repeated_contexts_share_one_prefill(tiny, monkeypatch):
+    """Rows that repeat a context are prefilled once (a group's members read one prompt); the answers are the
+    same tokens as with a prefill per row, greedy and sampled, and the log-probabilities agree."""
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"], logprobs=True)
+    texts = [
+        tokenizer.apply_chat_template([{"role": "user", "content": c}], add_generation_prompt=True, tokenize=False)
+        for c in ("You play X.\n0 1 2\n3 4 5\n6 7 8", "You play O.\nX 1 2\n3 4 5\n6 7 8")
+    ]
+    a, b = (tokenizer.encode(t, add_special_tokens=False) for t in texts)
+    contexts = [a, a, b[1:], a, b[1:], b[1:]]  # two lengths: left padding differs between the distinct rows
+    rows: list[int] = []
+    forward = model.forward
+
+    @functools.wraps(forward)  # keeps the signature the backend reads
+    def counting(*args, **kwargs):
+        if kwargs.get("input_ids") is not None and kwargs["input_ids"].shape[1] > 1:
+            rows.append(kwargs["input_ids"].shape[0])
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", counting)
+    for temperature in (0.0, 1.0):
+        shared = backend.generate(contexts, max_new_tokens=8, temperature=temperature, top_p=1.0, seed=3)
+        assert rows == [2], rows  # the one prefill forward: a row for each distinct context
+        rows.clear()
+        with monkeypatch.context() as m:
+            m.setattr(backend, "_shared_prefill", lambda *args: {})
+            each = backend.generate(contexts, max_new_tokens=8, temperature=temperature, top_p=1.0, seed=3)
+        assert rows == [6]
+        rows.clear()
+        assert [ids for ids, _ in shared] == [ids for ids, _ in each]
+        for (_, lp_shared), (_, lp_each) in zip(shared, each, strict=True):
+            assert lp_shared == pytest.approx(lp_each, abs=1e-4)
+    # Nothing repeats: one prefill per row, as before.
+    backend.generate([a, b], max_new_tokens=2, temperature=0.0, top_p=1.0, seed=0)
+    assert rows == [2]
 
 
 def test_rollout_func_gives_each_group_one_spec(tiny, tmp_path):
