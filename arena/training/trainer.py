@@ -99,34 +99,42 @@ class ArenaRollout:
         backend = self._backend(trainer, temperature)
         started = time.perf_counter()
         g = self.config.grpo
-        if g.rollout == "turn":
-            episodes = self.runner.play_decisions(
-                backend,
-                [specs[i * group].to_options() for i in range(num_groups)],
-                group,
-                seed=int(self.rng.integers(2**31)),
-                max_new_tokens=g.max_new_tokens,
-                temperature=temperature,
-                top_p=self.config.exploration.top_p,
-                max_prefix_plies=g.max_prefix_plies,
-                move_temperature=self.config.exploration.move_temperature,
-                continuation_temperature=g.continuation_temperature,
-                pool_same_move=g.pool_same_move,
-                distinct_moves=g.distinct_moves,
-                path_starts=g.path_starts,
-                loss_starts=g.loss_starts,
-            )
-        else:
-            episodes = self.runner.play(
-                backend,
-                [s.to_options() for s in specs],
-                seed=int(self.rng.integers(2**31)),
-                max_new_tokens=g.max_new_tokens,
-                temperature=temperature,
-                top_p=self.config.exploration.top_p,
-                max_sequence_tokens=g.max_sequence_tokens,
-                move_temperature=self.config.exploration.move_temperature,
-            )
+        # Eval mode once for the whole rollout: each generate call would switch it otherwise, several times a step
+        # and a few ms each way on transformers 5.
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        was_training = model.training
+        model.eval()
+        try:
+            if g.rollout == "turn":
+                episodes = self.runner.play_decisions(
+                    backend,
+                    [specs[i * group].to_options() for i in range(num_groups)],
+                    group,
+                    seed=int(self.rng.integers(2**31)),
+                    max_new_tokens=g.max_new_tokens,
+                    temperature=temperature,
+                    top_p=self.config.exploration.top_p,
+                    max_prefix_plies=g.max_prefix_plies,
+                    move_temperature=self.config.exploration.move_temperature,
+                    continuation_temperature=g.continuation_temperature,
+                    pool_same_move=g.pool_same_move,
+                    distinct_moves=g.distinct_moves,
+                    path_starts=g.path_starts,
+                    loss_starts=g.loss_starts,
+                )
+            else:
+                episodes = self.runner.play(
+                    backend,
+                    [s.to_options() for s in specs],
+                    seed=int(self.rng.integers(2**31)),
+                    max_new_tokens=g.max_new_tokens,
+                    temperature=temperature,
+                    top_p=self.config.exploration.top_p,
+                    max_sequence_tokens=g.max_sequence_tokens,
+                    move_temperature=self.config.exploration.move_temperature,
+                )
+        finally:
+            model.train(was_training)
         elapsed = time.perf_counter() - started
         self.curriculum.update([GameResult.from_info(ep.info) for ep in episodes])
         self.exploration.observe(step, float(np.mean([ep.reward for ep in episodes])))

@@ -137,7 +137,13 @@ def test_rollout_func_gives_each_group_one_spec(tiny, tmp_path):
     )
     prompts = [p for p in ("a", "b", "c") for _ in range(4)]  # TRL repeats each prompt once per group member
     rollout._backend = lambda trainer, temperature: ScriptedBackend(tokenizer)
+    modes = []
+    play = rollout.runner.play
+    rollout.runner.play = lambda *args, **kwargs: modes.append(model.training) or play(*args, **kwargs)
+    rollout.runner.play.calls = play.calls
+    model.train()
     out = rollout(prompts, trainer)
+    assert modes == [False] and model.training  # plays in eval mode (set once), then back to training mode
     assert set(out) == {"prompt_ids", "completion_ids", "logprobs", "env_mask", "episode_reward"}
     assert all(len(v) == 12 for v in out.values())
     options = rollout.runner.play.calls[0]
