@@ -270,16 +270,16 @@ class TransformersBackend:
 
         import torch
 
-        distinct = list(dict.fromkeys(tuple(c) for c in contexts))
-        if len(distinct) == len(contexts) or min(len(c) for c in contexts) < 2:
+        unique = list(dict.fromkeys(tuple(c) for c in contexts))
+        if len(unique) == len(contexts) or min(len(c) for c in contexts) < 2:
             return {}
         params = inspect.signature(self.model.forward).parameters
         key = "cache" if "cache" in params else "past_key_values"  # transformers 5 renamed it
         if key not in params:
             return {}
-        ids = torch.full((len(distinct), width - 1), self.pad_id, dtype=torch.long)
-        attention = torch.zeros((len(distinct), width - 1), dtype=torch.long)
-        for i, ctx in enumerate(distinct):
+        ids = torch.full((len(unique), width - 1), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(unique), width - 1), dtype=torch.long)
+        for i, ctx in enumerate(unique):
             ids[i, width - len(ctx) :] = torch.tensor(ctx[:-1])
             attention[i, width - len(ctx) :] = 1
         # The positions `generate` gives these tokens: counted from each row's first real token.
@@ -295,7 +295,7 @@ class TransformersBackend:
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
         if cache is None or not hasattr(cache, "batch_select_indices"):
             return {}
-        row = {ctx: i for i, ctx in enumerate(distinct)}
+        row = {ctx: i for i, ctx in enumerate(unique)}
         cache.batch_select_indices(torch.tensor([row[tuple(c)] for c in contexts], device=device))
         return {key: cache}
 
