@@ -9,7 +9,7 @@ Why it looks like this:
   plateau before it reads the board (docs/training.md, "The initial weights held the tiny model back").
 - Training on 2 CPU cores is time-bound, so sequences must be short. The vocabulary (98 tokens) holds only what
   the env's user turns and the answer format use: cell symbols, digits, the words of "You play X. Legal moves:
-  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 24 tokens and an answer
+  ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 17 tokens and an answer
   5-15. Characters outside it are dropped when encoding (there is no unknown token in byte-level BPE).
 - The chat template drops a user turn's list of legal moves when the game's board shows them
   (`Renderer.board_shows_legal_moves`: a free tic-tac-toe cell shows its number, a full connect four column a
@@ -28,6 +28,11 @@ Why it looks like this:
   triple the prompt length, and the tiny model learns the rules from rewards, not from reading them.
 - The answer tags are added tokens that are not special, so decoding with `skip_special_tokens=True` (as TRL
   does) keeps them.
+- The chat template writes no role headers: a user turn is its text, and an answer is written between
+  "<|im_start|>" and "<|im_end|>" (the end-of-turn token generation stops at), so the generation prompt is the one
+  token "<|im_start|>" and a game read as one chat stays unambiguous. The ChatML headers ("<|im_start|>user\n",
+  "<|im_end|>\n<|im_start|>assistant\n") were 8 of an empty board's 24 tokens; without them a GRPO step of the
+  main job took 12% and 18% less time in two paired runs (docs/training.md, "A prompt without role headers").
 - It is a standard `Qwen2ForCausalLM` + `Qwen2Tokenizer`, saved with `save_pretrained`, so
   `AutoModelForCausalLM` / `AutoTokenizer.from_pretrained(path)`, TRL, vLLM and `transformers serve` all load it.
 """
@@ -52,7 +57,8 @@ INIT_STD = 0.1
 
 
 def chat_template(legal_moves: bool = False, join_digits: bool = False) -> str:
-    """The tiny model's chat template: no system message, and unless `legal_moves` a user turn without its list
+    """The tiny model's chat template: no system message and no role headers (a user turn is its text, an answer
+    sits between "<|im_start|>" and "<|im_end|>"; see above), and unless `legal_moves` a user turn without its list
     of legal moves ("You play O. Legal moves: 0 2 3" becomes "You play O."; see above). `build_tokenizer` keeps
     the list for a game whose board does not show its legal moves. With `join_digits` a user turn loses every
     space before a digit ("0 1 2" becomes "012", "X 1 O" becomes "X1 O"; see above), which `build_tokenizer`
@@ -72,10 +78,11 @@ def chat_template(legal_moves: bool = False, join_digits: bool = False) -> str:
         "{%- set content = message['content'] %}"
         + ("" if legal_moves else drop_list)
         + ("{%- if message['role'] == 'user' %}" + join + "{%- endif %}" if join_digits else "")
-        + "{{ '<|im_start|>' + message['role'] + '\\n' + content + '<|im_end|>' + '\\n' }}"
+        + "{%- if message['role'] == 'assistant' %}{{ '<|im_start|>' + content + '<|im_end|>' }}"
+        "{%- else %}{{ content }}{%- endif %}"
         "{%- endif %}"
         "{%- endfor %}"
-        "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- endif %}"
+        "{%- if add_generation_prompt %}{{ '<|im_start|>' }}{%- endif %}"
     )
 
 

@@ -68,13 +68,13 @@ def test_prompts_are_short_and_keep_the_board_and_the_side_to_move(tiny, game):
     for seed in range(10):
         prompt, info = env.reset(seed=seed)
         ids = _prompt_ids(tokenizer, info["messages"])
-        # The system prompt, the list of legal moves and the spaces before digits are dropped; the board and the
-        # side to move survive decoding exactly otherwise.
+        # The system prompt, the list of legal moves, the spaces before digits and the chat's role headers are
+        # dropped: the prompt is the board and the side to move, then the one token that opens the answer.
         kept, listed = prompt.split(f" {LEGAL_MOVES}")
         assert listed.split() == [str(m) for m in info["legal_moves"]]
         text = tokenizer.decode(ids)
-        assert _joined(kept) in text and "Legal" not in text and text.count("<|im_start|>") == 2
-        assert len(ids) <= (24 if game == "tictactoe" else 64)
+        assert text == _joined(kept) + "<|im_start|>"
+        assert len(ids) <= (17 if game == "tictactoe" else 56)
 
 
 def _joined(text):
@@ -86,10 +86,26 @@ def test_spaces_before_digits_go_and_each_cell_stays_one_token(tiny):
     board = "X 1 O\nO X 5\n6 7 X\nYou play O."
     ids = _prompt_ids(tokenizer, [{"role": "user", "content": board}])
     tokens = tokenizer.convert_ids_to_tokens(ids)
-    assert tokens[3:15] == ["X", "1", "ĠO", "Ċ", "O", "ĠX", "5", "Ċ", "6", "7", "ĠX", "Ċ"]
+    assert tokens[:12] == ["X", "1", "ĠO", "Ċ", "O", "ĠX", "5", "Ċ", "6", "7", "ĠX", "Ċ"]
     assert "X1 O\nO X5\n67 X" in tokenizer.decode(ids)
     assistant = [{"role": "user", "content": board}, {"role": "assistant", "content": "<move>1 2</move>"}]
     assert "<move>1 2</move>" in tokenizer.apply_chat_template(assistant, tokenize=False)  # user turns only
+
+
+def test_a_chat_is_user_turns_and_answers_between_the_two_markers(tiny):
+    # No role headers and no system message: "<|im_start|>" opens an answer and "<|im_end|>" (the end-of-turn
+    # token generation stops at) closes it, so a game read as one chat stays unambiguous.
+    _, tokenizer = tiny
+    chat = [
+        {"role": "system", "content": "Rules."},
+        {"role": "user", "content": "0 1 2\nYou play X."},
+        {"role": "assistant", "content": "<move>0</move>"},
+        {"role": "user", "content": "X 1 2\nYou play X."},
+    ]
+    text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert text == "012\nYou play X.<|im_start|><move>0</move><|im_end|>X12\nYou play X.<|im_start|>"
+    assert tokenizer.apply_chat_template(chat, tokenize=False).endswith("X12\nYou play X.")
+    assert tokenizer.eos_token == "<|im_end|>"
 
 
 def test_a_game_that_writes_two_digit_numbers_keeps_its_spaces():
@@ -108,11 +124,11 @@ def test_template_with_the_list_keeps_every_user_turn_whole(tiny):
     listed = "You play O. Legal moves: 0 1 2\n0 1 2\nX 4 5"  # the status line first (a calibration layout)
     messages = [{"role": "user", "content": listed}]
     dropped = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    assert "You play O.\n012\nX45<|im_end|>" in dropped  # only the list goes, the lines after it stay
+    assert "You play O.\n012\nX45<|im_start|>" in dropped  # only the list goes, the lines after it stay
     kept = tokenizer.apply_chat_template(
         messages, tokenize=False, add_generation_prompt=True, chat_template=chat_template(legal_moves=True)
     )
-    assert f"user\n{listed}<|im_end|>" in kept
+    assert f"{listed}<|im_start|>" in kept
 
 
 def test_a_game_whose_board_hides_its_legal_moves_keeps_the_list():

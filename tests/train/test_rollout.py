@@ -32,7 +32,7 @@ class ScriptedBackend:
         for ctx in contexts:
             # The tiny model's prompt shows the board without the list of legal moves: a free cell shows its number
             # (one digit, the spaces before digits dropped).
-            board = self.tokenizer.decode(ctx).rsplit("user\n", 1)[1].split("You play")[0]
+            board = self.tokenizer.decode(ctx).rsplit("<|im_end|>", 1)[-1].split("You play")[0]
             legal = [int(x) for x in board if x.isdigit()]
             ids = self.tokenizer.encode(f"<think>{legal[0]}</think>\n<move>{legal[0]}</move>", add_special_tokens=False)
             ids.append(self.tokenizer.eos_token_id)
