@@ -175,9 +175,7 @@ class HFPlayer(Player):
             kwargs.update(temperature=self.temperature, top_p=self.top_p)
         else:  # greedy: unset the model's own sampling defaults so transformers does not warn about them
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            torch.manual_seed(seed)
+        with seeded_torch(seed, device):
             generated = self.model.generate(
                 **enc, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stop_ids, **kwargs
             )
@@ -186,6 +184,22 @@ class HFPlayer(Player):
 
 
 ADAPTER_CONFIG = "adapter_config.json"
+_TORCH_RNG = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded_torch(seed: int, device: Any) -> Any:
+    """torch's global generator seeded for one `generate` call and restored after it, without gradients.
+
+    transformers samples from the global generator, and training may generate in two threads at once (games
+    played ahead, `grpo.generate_ahead`, beside an evaluation), so one thread at a time holds it: the same seed
+    gives the same tokens whatever else runs."""
+    import torch
+
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with _TORCH_RNG, torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(seed)
+        yield
 
 
 def _merged_adapter(folder: str, dtype: str) -> Any:

@@ -350,8 +350,15 @@ def _train(
         from .trainer import fit_vllm_cpu_colocate
 
         fit_vllm_cpu_colocate(trainer)
-    with stop:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    threads = torch.get_num_threads()
+    if config.grpo.generate_ahead:  # the update and the games ahead run at once: half the cores each
+        torch.set_num_threads(max(1, threads // 2))
+    try:
+        with stop:
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    finally:
+        rollout.close()
+        torch.set_num_threads(threads)
     if stop.requested:
         saved = run_dir / f"checkpoint-{trainer.state.global_step}"
         raise TrainingInterrupted(

@@ -18,7 +18,7 @@ import numpy as np
 
 from arena.env import EnvConfig, TextGameEnv, turn_record
 from arena.errors import ArenaError
-from arena.evaluation.players import stop_token_ids
+from arena.evaluation.players import seeded_torch, stop_token_ids
 
 #: Positions kept from the policy's latest whole games for `path_starts`; older ones drop out.
 PATH_POOL_SIZE = 1024
@@ -223,12 +223,10 @@ class TransformersBackend:
             kwargs["logits_processor"] = processors
         was_training = self.model.training
         self.model.eval()
-        devices = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
+        with seeded_torch(seed, device):
             shared = self._shared_prefill(contexts, width, device)
             if shared:
                 kwargs.update(shared)
-            torch.manual_seed(seed)
             out = self.model.generate(
                 input_ids=input_ids.to(device),
                 attention_mask=attention.to(device),

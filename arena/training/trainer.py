@@ -82,6 +82,12 @@ class ArenaRollout:
         self.pending: dict[str, float] = {}
         self.totals = {"games": 0, "rollout_s": 0.0}
         self._last_transcript_step = -1
+        # grpo.generate_ahead: the policy's copy, the games in flight (step, groups, future) and their thread, and
+        # the state a checkpoint records while games are in flight.
+        self._copy: Any = None
+        self._ahead: tuple[int, int, Any] | None = None
+        self._pool: Any = None
+        self._saved_state: dict[str, Any] | None = None
 
     # -- TRL hooks ---------------------------------------------------------------------------------------
 
@@ -93,15 +99,71 @@ class ArenaRollout:
         repeated = n % group == 0 and all(prompts[i] == prompts[i - i % group] for i in range(n))
         num_groups = n // group if repeated else n
         step = int(trainer.state.global_step)
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        if not self.config.grpo.generate_ahead:
+            return self._hand_over(self._play(trainer, model, step, num_groups, group))
+        ahead = self._ahead
+        if ahead is not None and ahead[:2] == (step, num_groups):
+            self._ahead = None
+            batch = ahead[2].result()
+        else:  # the first step, or a step the games played ahead were not for
+            self._drop_ahead()
+            self._sync_copy(model)
+            batch = self._play(trainer, self._copy, step, num_groups, group)
+        # The next step's games: with this step's weights (before its update), in the background while the
+        # update runs. A checkpoint saved meanwhile records the state as it is now, before those games.
+        self._sync_copy(model)
+        self._saved_state = self._state()
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arena-ahead")
+        future = self._pool.submit(self._play, trainer, self._copy, step + 1, num_groups, group)
+        self._ahead = (step + 1, num_groups, future)
+        return self._hand_over(batch)
+
+    def close(self) -> None:
+        """Drops the games played ahead (training has ended) and stops their thread."""
+        self._drop_ahead()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _drop_ahead(self) -> None:
+        """Waits for the games in flight, then forgets them (an error they met too): the state is as it was before
+        them."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead[2].exception()  # waits
+        if self._saved_state is not None:
+            self.load_state_dict(self._saved_state)
+            self._saved_state = None
+
+    def _sync_copy(self, model: Any) -> None:
+        """The policy's copy the games ahead are played with, given the policy's current weights."""
+        import copy
+
+        import torch
+
+        if self._copy is None:
+            self._copy = copy.deepcopy(model).eval()
+            self._copy.requires_grad_(False)
+            return
+        with torch.no_grad():
+            for mine, theirs in zip(self._copy.state_dict().values(), model.state_dict().values(), strict=True):
+                mine.copy_(theirs)
+
+    def _play(self, trainer: Any, model: Any, step: int, num_groups: int, group: int) -> tuple[list[Episode], dict]:
+        """One batch of games with `model` at `step`: the episodes and their metrics; updates the curriculum,
+        the exploration state and the position pools, and writes transcripts when due."""
         self.curriculum.set_step(step)
         specs = self.curriculum.sample_batch(self.rng, num_groups, group)
         temperature = self.exploration.temperature(step)
-        backend = self._backend(trainer, temperature)
+        backend = self._backend(trainer, temperature, model)
         started = time.perf_counter()
         g = self.config.grpo
         # Eval mode once for the whole rollout: each generate call would switch it otherwise, several times a step
         # and about 2 ms each way on transformers 5 (a profile of 30 steps: 260 switches, 0.58 s).
-        model = trainer.accelerator.unwrap_model(trainer.model)
         was_training = model.training
         model.eval()
         try:
@@ -138,7 +200,7 @@ class ArenaRollout:
         elapsed = time.perf_counter() - started
         self.curriculum.update([GameResult.from_info(ep.info) for ep in episodes])
         self.exploration.observe(step, float(np.mean([ep.reward for ep in episodes])))
-        self.pending = self._metrics(episodes, temperature, elapsed)
+        metrics = self._metrics(episodes, temperature, elapsed)
         self.totals["games"] += len(episodes)
         self.totals["rollout_s"] += elapsed
         every = self.config.eval.transcripts_every
@@ -147,6 +209,11 @@ class ArenaRollout:
             write_transcripts(
                 self.run_dir / "transcripts", step, episodes[:: max(1, group)][: self.config.eval.transcripts]
             )
+        return episodes, metrics
+
+    def _hand_over(self, batch: tuple[list[Episode], dict]) -> dict[str, list[Any]]:
+        """A batch as TRL takes it; its metrics are logged with its rewards."""
+        episodes, self.pending = batch
         return {
             "prompt_ids": [ep.prompt_ids for ep in episodes],
             "completion_ids": [ep.completion_ids for ep in episodes],
@@ -163,10 +230,9 @@ class ArenaRollout:
                 log_metric(name, value)
         return [float(r) for r in episode_reward]
 
-    def _backend(self, trainer: Any, temperature: float) -> Any:
+    def _backend(self, trainer: Any, temperature: float, model: Any) -> Any:
         if self.config.grpo.use_vllm:
             return VLLMBackend(trainer, temperature)
-        model = trainer.accelerator.unwrap_model(trainer.model)
         want_logprobs = getattr(trainer.args, "off_policy_mask_threshold", None) is not None
         return TransformersBackend(
             model,
@@ -207,13 +273,21 @@ class ArenaRollout:
     # -- state ---------------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "curriculum": self.curriculum.state_dict(rng=self.rng),
-            "exploration": self.exploration.state_dict(),
-            "totals": dict(self.totals),
-            "path_positions": [[moves, seat] for moves, seat in self.runner.path_positions],
-            "loss_positions": [[moves, seat, opponent] for moves, seat, opponent in self.runner.loss_positions],
-        }
+        """The state to resume from: with games in flight (grpo.generate_ahead), as it was before them."""
+        return self._state() if self._saved_state is None else self._saved_state
+
+    def _state(self) -> dict[str, Any]:
+        import copy
+
+        return copy.deepcopy(
+            {
+                "curriculum": self.curriculum.state_dict(rng=self.rng),
+                "exploration": self.exploration.state_dict(),
+                "totals": dict(self.totals),
+                "path_positions": [[moves, seat] for moves, seat in self.runner.path_positions],
+                "loss_positions": [[moves, seat, opponent] for moves, seat, opponent in self.runner.loss_positions],
+            }
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.curriculum.load_state_dict(state["curriculum"], rng=self.rng)

@@ -71,6 +71,10 @@ def test_overrides_as_a_mapping_of_dotted_keys():
         (["--exploration.schedule", "[{step: 5, temperature: 1}, {step: 2, temperature: 1}]"], "strictly increasing"),
         (["--grpo.vllm_mode", "server", "--grpo.use_vllm", "true"], "vllm"),
         (["--env.invalid_move", "explode"], r"env.invalid_move"),
+        (
+            ["--grpo.generate_ahead", "true", "--grpo.num_iterations", "2"],
+            r"grpo.generate_ahead does not work with grpo.num_iterations=2.*set grpo.generate_ahead false",
+        ),
         (["--grpo.steps"], "has no value"),
         (["grpo.steps", "3"], "expected an override like --grpo.steps"),
     ],

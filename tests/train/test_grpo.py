@@ -103,9 +103,10 @@ def test_two_process_data_parallel_run(tmp_path):
 @pytest.mark.slow
 def test_kl_anchor_to_the_warm_up_model_runs_and_resumes_with_the_embedded_model(tmp_path):
     """The tiny model is built in code, so TRL cannot load a reference from its name: the warm-up model is the
-    reference, also after a resume. The turn-rollout exploration options ride along."""
+    reference, also after a resume. The turn-rollout exploration options and games played ahead ride along."""
     options = [
         "--grpo.beta", "0.1", "--grpo.rollout", "turn", "--grpo.pool_same_move", "true",
+        "--grpo.generate_ahead", "true",
         "--grpo.continuation_temperature", "0", "--exploration.move_temperature", "2.0",
         "--grpo.scale_rewards", "none", "--grpo.entropy_target", "0.5", "--grpo.epsilon_high", "0.28",
         "--eval.before", "false", "--eval.after", "false", "--grpo.save_steps", "2",

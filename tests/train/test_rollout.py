@@ -136,7 +136,7 @@ def test_rollout_func_gives_each_group_one_spec(tiny, tmp_path):
         args=SimpleNamespace(off_policy_mask_threshold=None),
     )
     prompts = [p for p in ("a", "b", "c") for _ in range(4)]  # TRL repeats each prompt once per group member
-    rollout._backend = lambda trainer, temperature: ScriptedBackend(tokenizer)
+    rollout._backend = lambda trainer, temperature, model: ScriptedBackend(tokenizer)
     modes = []
     play = rollout.runner.play
     rollout.runner.play = lambda *args, **kwargs: modes.append(model.training) or play(*args, **kwargs)
@@ -416,6 +416,57 @@ def test_pooled_outcomes_are_the_mean_over_members_with_the_same_move():
     assert [ep.components["outcome"] for ep in group_b] == pytest.approx([2 / 3, 2 / 3, 2 / 3, 0.5])
     assert group_a[3].reward == pytest.approx(-0.1)  # an invalid answer keeps its own score
     assert all(ep.reward == pytest.approx(sum(ep.components.values())) for ep in [*group_a, *group_b])
+
+
+def test_generate_ahead_hands_over_games_played_before_the_update_and_saves_the_state_before_them(tiny, tmp_path):
+    import copy
+
+    import torch
+
+    model = copy.deepcopy(tiny[0])
+    tokenizer = tiny[1]
+    common = ["--grpo.max_new_tokens", "12", "--eval.transcripts_every", "0"]
+    ahead_config = load_train_config(None, [*common, "--grpo.generate_ahead", "true"])
+    plain_config = load_train_config(None, common)
+    prompts = [p for p in "ab" for _ in range(2)]
+
+    def call(rollout, policy, step):
+        trainer = SimpleNamespace(
+            num_generations=2,
+            state=SimpleNamespace(global_step=step),
+            accelerator=SimpleNamespace(unwrap_model=lambda m: m),
+            model=policy,
+            args=SimpleNamespace(off_policy_mask_threshold=None),
+        )
+        return rollout(prompts, trainer)
+
+    def resumable(rollout):  # its state but the seconds its rollouts took
+        state = rollout.state_dict()
+        return {**state, "totals": state["totals"]["games"]}
+
+    def same_state(a, b):
+        return resumable(a) == resumable(b)
+
+    ahead = ArenaRollout(ahead_config, tokenizer, tmp_path / "ahead")
+    plain = ArenaRollout(plain_config, tokenizer, tmp_path / "plain")
+    try:
+        assert call(ahead, model, 0) == call(plain, model, 0)  # the first step's games are played at once
+        assert ahead._ahead is not None  # ... and the second step's are in flight
+        assert same_state(ahead, plain)  # a checkpoint now records the state before them
+        before = copy.deepcopy(model)
+        with torch.no_grad():
+            for param in model.parameters():
+                param.zero_()  # "the update": every logit 0, so sampling is uniform
+        second = call(ahead, model, 1)
+        assert second == call(plain, before, 1)  # played with the weights from before the update
+        updated = ArenaRollout(plain_config, tokenizer, tmp_path / "updated")
+        call(updated, before, 0)
+        assert call(updated, model, 1)["completion_ids"] != second["completion_ids"]  # the update shows in games
+        assert ahead.pending["games/format_rate"] == plain.pending["games/format_rate"]  # its metrics came along
+    finally:
+        ahead.close()
+    assert ahead._pool is None and ahead._ahead is None
+    assert same_state(ahead, plain) and not same_state(plain, ArenaRollout(plain_config, tokenizer, tmp_path))
 
 
 def test_move_temperature_rescales_only_the_tokens_inside_the_move_tag(tiny):
