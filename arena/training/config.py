@@ -200,10 +200,11 @@ class GRPOSection(_Section):
         False,
         description="Play the next step's games in a background thread while this step's update runs, with a copy "
         "of the policy taken before the update: each update learns from games one update old (no importance "
-        "correction; distinct_moves sampling is not the policy's own anyway). Torch runs one thread less each side "
-        "(half the cores each). On 2 CPU cores a main-job step took 8-22% less time in four paired runs "
-        "(docs/training.md, 'Games played ahead'); not measured on a GPU. transformers generation only; the copy "
-        "doubles the policy's memory. A resumed run plays its first step's games with the checkpoint's weights.",
+        "correction; distinct_moves sampling is not the policy's own anyway). During GRPO torch runs half its "
+        "threads (at least one), since the update and the games run at once. On 2 CPU cores a main-job step took "
+        "8-22% less time in four paired runs (docs/training.md, 'Games played ahead'); not measured on a GPU. "
+        "transformers generation only; the copy doubles the policy's memory. A resumed run plays its first step's "
+        "games with the checkpoint's weights.",
     )
     use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU and the vllm extra needed).")
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
