@@ -7,10 +7,16 @@ Why it looks like this:
   the tokenizer is built with the `tokenizers` library; nothing is downloaded and no weight file lives in git.
 - Its initial weights have std 0.1 (`INIT_STD`), not Qwen2's 0.02: at this width 0.02 leaves it on a long
   plateau before it reads the board (docs/training.md, "The initial weights held the tiny model back").
-- Training on 2 CPU cores is time-bound, so sequences must be short. The vocabulary (98 tokens) holds only what
+- Training on 2 CPU cores is time-bound, so sequences must be short. The vocabulary (100 tokens) holds only what
   the env's user turns and the answer format use: cell symbols, digits, the words of "You play X. Legal moves:
   ...", the answer tags and the chat markers, so an empty tic-tac-toe board prompt is 17 tokens and an answer
-  5-15. Characters outside it are dropped when encoding (there is no unknown token in byte-level BPE).
+  3 (an empty think) to 21 (a think listing nine moves). Characters outside it are dropped when encoding
+  (there is no unknown token in byte-level BPE).
+- The answer format's fixed text from one tag to the next is one token: "<think></think>\\n<move>" (an empty
+  think and the move's opening tag) and "</think>\\n<move>" (`answer_joins`). An answer with an empty think is
+  then 3 tokens and the end of the turn, where the tags alone made it 7: every turn of a play-out generates it
+  anew, one forward pass a token (docs/training.md, "The text between tags as one token"). Each tag is still a
+  token of its own, so an answer written without the newline reads the same.
 - The chat template drops a user turn's list of legal moves when the game's board shows them
   (`Renderer.board_shows_legal_moves`: a free tic-tac-toe cell shows its number, a full connect four column a
   stone in its top row; a plug-in game keeps its list unless its renderer says so). The list was 40% of a
@@ -86,6 +92,17 @@ def chat_template(legal_moves: bool = False, join_digits: bool = False) -> str:
     )
 
 
+def answer_joins() -> tuple[str, str]:
+    """The answer format's fixed text that runs from one tag to the next: an empty think and the move's opening
+    tag (`<think></think>\\n<move>`), and a think's closing tag and the move's (`</think>\\n<move>`). Each is one
+    added token of the tiny tokenizer (see above), after the tags, so the tags keep their ids."""
+    from arena.text import AnswerFormat
+
+    fmt = AnswerFormat()
+    empty, closed = fmt.example("", 0), fmt.example("|", 0)
+    return empty[: empty.index(">0<") + 1], closed[closed.index("|") + 1 : closed.index(">0<") + 1]
+
+
 def _require_train_extra() -> tuple[Any, Any]:
     try:
         import torch
@@ -153,7 +170,9 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
         )
 
     pre_tokenizer = make({ENDOFTEXT: 0}, []).backend_tokenizer.pre_tokenizer
-    split_added = re.compile("(" + "|".join(re.escape(t) for t in (*SPECIAL_TOKENS, *TAGS)) + ")")
+    joined = answer_joins()
+    added = sorted((*SPECIAL_TOKENS, *TAGS, *joined), key=len, reverse=True)  # the longest match first
+    split_added = re.compile("(" + "|".join(re.escape(t) for t in added) + ")")
     pieces: set[str] = set()
     texts = sample_texts(game)
     # Joining "1 2" into "12" keeps every piece the pre-tokenizer cuts (a digit is a piece of its own) and drops the
@@ -161,7 +180,7 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
     join_digits = not any(re.search(r"[0-9]{2}", text) for text in texts)
     for text in texts:
         for fragment in split_added.split(text):
-            if fragment and fragment not in SPECIAL_TOKENS and fragment not in TAGS:
+            if fragment and fragment not in added:
                 pieces.update(piece for piece, _ in pre_tokenizer.pre_tokenize_str(fragment))
 
     vocab = {token: i for i, token in enumerate((*SPECIAL_TOKENS, *TAGS))}
@@ -180,7 +199,7 @@ def build_tokenizer(game: str = "tictactoe") -> Any:
 
     tokenizer = make(vocab, merges)
     tokenizer.add_tokens([AddedToken(IM_START, special=True, normalized=False)], special_tokens=True)
-    tokenizer.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
+    tokenizer.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in (*TAGS, *joined)])
     from arena.env import TextGameEnv
 
     shown = TextGameEnv(game=game, opponent="random").renderer.board_shows_legal_moves

@@ -165,6 +165,29 @@ def test_answer_round_trip_keeps_tags(tiny):
     assert all(isinstance(t, int) and t != tokenizer.unk_token_id for t in tags)
 
 
+def test_the_text_between_tags_is_one_token(tiny):
+    # An empty think and the move's opening tag are one token, a think's closing tag and the move's another: an
+    # answer with an empty think is three tokens before the end of the turn, and a think of any text keeps it.
+    _, tokenizer = tiny
+    fmt = AnswerFormat()
+    pieces = [tokenizer.decode([i]) for i in tokenizer.encode(fmt.example("", 4), add_special_tokens=False)]
+    assert pieces == ["<think></think>\n<move>", "4", "</move>"]
+    for think in ("You play X.", " ", "4 0 8"):
+        ids = tokenizer.encode(fmt.example(think, 7), add_special_tokens=False)
+        assert tokenizer.decode(ids) == fmt.example(think, 7)
+        assert [tokenizer.decode([i]) for i in ids][-3:] == ["</think>\n<move>", "7", "</move>"]
+    # Without the newline the tags stay tokens of their own, and the answer reads the same.
+    loose = "<think></think><move>4</move>"
+    assert [tokenizer.decode([i]) for i in tokenizer.encode(loose, add_special_tokens=False)] == [
+        "<think>",
+        "</think>",
+        "<move>",
+        "4",
+        "</move>",
+    ]
+    assert parse_answer(loose, fmt).move == 4
+
+
 def test_same_seed_same_weights_and_global_rng_untouched():
     torch.manual_seed(123)
     before = torch.rand(1)
