@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from _machine import machine
-from calib_supervised import move_logits, positions
+from calib_supervised import move_logits, positions, random_play
 from rich.console import Console
 from rich.table import Table
 
@@ -84,12 +84,7 @@ def group_terms(
 
 def random_play_position(game: TicTacToe, rng: np.random.Generator) -> Any:
     """The empty board plus 0-8 uniformly random legal plies (turn rollouts' random positions); None if it ended."""
-    state = game.initial_state()
-    for _ in range(int(rng.integers(0, 9))):
-        if game.is_over(state):
-            return None
-        legal = game.legal_moves(state)
-        state = game.apply(state, legal[int(rng.integers(len(legal)))])
+    state, _ = random_play(game, 8, rng)
     return None if game.is_over(state) else state
 
 

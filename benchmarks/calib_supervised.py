@@ -1,7 +1,8 @@
-"""Calibration only (never a training recipe): how fast can the embedded tiny model learn tic-tac-toe at all?
+"""Calibration only (never a training recipe): how fast can the embedded tiny model learn a game's moves at all?
 
     python benchmarks/calib_supervised.py [--layout board_first] [--steps 800] [--lr 1e-3] [--hidden 128]
                                           [--layers 4] [--init 0.1] [--batch 64] [--every 100] [--seed 0]
+    python benchmarks/calib_supervised.py --game connect_four [--positions 12000] [--teacher-depth 2] [...]
 
 Supervised learning with the best possible labels: every non-terminal tic-tac-toe position (4,520) is a prompt,
 and the label is one of `perfect`'s optimal moves. Loss on the move token alone. Every `--every` steps the model
@@ -11,6 +12,16 @@ scores 0.49). This bounds what RL can reach in the same number of optimizer step
 the legal-move list) and `lines` (the 8 lines spelled out as well); `--hidden`, `--layers` and `--init` (the std of
 the initial weights) change the model's shape and initialisation. Prints a table; writes
 benchmarks/results/calib_supervised-<layout>.json (or `--out`).
+
+With `--game connect_four` the positions are `--positions` distinct boards reached by 0-30 uniformly random plies,
+each written as the env's prompt reads to the tiny model (the connect four preset's answer opening, an empty think
+block, appended). The label is one of the best moves of a `--teacher-depth` minimax (depth 2: take a win in one,
+else avoid a move that lets the opponent win at once, else any legal move). A tenth of the positions is held out
+and scored: the share where the most likely move is a best move, the share of positions with a full column where it
+is legal, and the share of tactical positions (a win in one to take, or a move that lets the opponent win at once)
+where it is sound (a win if there is one, else a move the search does not prove lost), each next to a uniformly
+random legal move's share. Writes
+benchmarks/results/calib_supervised-connect_four.json (or `--out`).
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,11 +38,12 @@ from _machine import machine
 from rich.console import Console
 from rich.table import Table
 
+from arena.env import TextGameEnv
 from arena.games.tictactoe import TicTacToe
 from arena.models.tiny import INIT_STD, build_tiny_model, chat_template
 from arena.text import turn_status
 from arena.training.rollout import ChatFormatter
-from opponents.minimax import Minimax
+from opponents.minimax import Minimax, is_loss, is_win
 
 LINES = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6))
 
@@ -78,6 +91,55 @@ def prompt_text(game: TicTacToe, state, layout: str) -> str:
     return f"{board}\n{turn_status(symbol, legal)}"
 
 
+def random_play(game: Any, max_plies: int, rng: np.random.Generator) -> tuple[Any, list[int]]:
+    """The start plus 0 to `max_plies` uniformly random legal plies (stopping where the game ends), and the moves."""
+    state, moves = game.initial_state(), []
+    for _ in range(int(rng.integers(0, max_plies + 1))):
+        legal = game.legal_moves(state)
+        move = int(legal[int(rng.integers(len(legal)))])
+        state, moves = game.apply(state, move), [*moves, move]
+        if game.is_over(state):
+            break
+    return state, moves
+
+
+def random_play_positions(game: Any, count: int, max_plies: int, rng: np.random.Generator) -> list[list[int]]:
+    """The moves of `count` distinct `random_play` positions that are not over (fewer if they run out)."""
+    seen: dict[Any, list[int]] = {}
+    for _ in range(50 * count):
+        if len(seen) == count:
+            break
+        state, moves = random_play(game, max_plies, rng)
+        if not game.is_over(state):
+            seen.setdefault(game.key(state), moves)
+    return list(seen.values())
+
+
+def sound_moves(values: dict[int, int]) -> tuple[int, ...]:
+    """The moves a search proves best: the wins if there are any, else those not proven lost (all, if every one is)."""
+    wins = tuple(m for m, v in values.items() if is_win(v))
+    safe = tuple(m for m, v in values.items() if not is_loss(v))
+    return tuple(sorted(wins or safe or values))
+
+
+def connect_four_data(tokenizer: Any, count: int, teacher_depth: int, rng: np.random.Generator) -> list[tuple]:
+    """(prompt ids with the answer opening, the teacher's best moves, the legal moves, the sound moves) of
+    random-play positions."""
+    env = TextGameEnv(game="connect_four", opponent="random")
+    game, chat = env.game, ChatFormatter(tokenizer)
+    answer = env.config.answer
+    opening = chat.encode(f"<{answer.think_tag}></{answer.think_tag}>\n<{answer.move_tag}>")
+    teacher = Minimax(game, depth=teacher_depth)
+    data = []
+    for moves in random_play_positions(game, count, 30, rng):
+        seat = ("first", "second")[len(moves) % 2]  # the agent is the side to move: no opponent reply at reset
+        _, info = env.reset(seed=0, options={"start": moves, "agent_seat": seat})
+        state = game.play(moves)
+        best, sound = teacher.best_moves(state), sound_moves(teacher.move_values(state))
+        data.append((chat.prompt_ids(info["messages"]) + opening, best, tuple(info["legal_moves"]), sound))
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layout", choices=("board_first", "board_last", "no_legal", "lines"), default="board_first")
@@ -90,13 +152,20 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default benchmarks/results/...)")
+    parser.add_argument("--game", choices=("tictactoe", "connect_four"), default="tictactoe")
+    parser.add_argument("--positions", type=int, default=12000, help="connect four: random-play positions drawn")
+    parser.add_argument("--teacher-depth", type=int, default=2, help="connect four: the labelling minimax's depth")
     args = parser.parse_args()
+    connect_four = args.game == "connect_four"
+    if connect_four and args.layout != "board_first":
+        parser.error("--game connect_four writes the env's prompt: --layout board_first only")
+    if connect_four and (args.positions < 20 or args.teacher_depth < 1):
+        parser.error("--positions must be at least 20 (a tenth is held out) and --teacher-depth at least 1")
 
     import transformers
 
-    game, rng = TicTacToe(), np.random.default_rng(args.seed)
-    solver = Minimax(game)
-    model, tokenizer = build_tiny_model(seed=args.seed, init_std=args.init)
+    rng = np.random.default_rng(args.seed)
+    model, tokenizer = build_tiny_model(seed=args.seed, game=args.game, init_std=args.init)
     if (args.hidden, args.layers) != (128, 4):
         c, heads = model.config, max(2, args.hidden // 32)
         with torch.random.fork_rng(devices=[]):
@@ -110,26 +179,53 @@ def main() -> None:
                     pad_token_id=c.pad_token_id, eos_token_id=c.eos_token_id,
                 )
             )  # fmt: skip
-    tokenizer.chat_template = chat_template(legal_moves=True)  # each layout as written, its list of legal moves kept
-    chat = ChatFormatter(tokenizer)
-    digits = [tokenizer.convert_tokens_to_ids(str(m)) for m in range(9)]
-    data = []
-    for state in positions(game):
-        symbol = ("X", "O")[game.to_move(state)]
-        ids = chat.prompt_ids([{"role": "user", "content": prompt_text(game, state, args.layout)}])
-        ids += chat.encode(f"<think>You play {symbol}.</think>\n<move>")
-        data.append((ids, solver.best_moves(state)))
+    if connect_four:
+        data = connect_four_data(tokenizer, args.positions, args.teacher_depth, rng)
+        held_out, data = data[: len(data) // 10], data[len(data) // 10 :]
+    else:
+        game = TicTacToe()
+        solver = Minimax(game)
+        tokenizer.chat_template = chat_template(legal_moves=True)  # each layout as written, its legal moves kept
+        chat = ChatFormatter(tokenizer)
+        data = []
+        for state in positions(game):
+            symbol = ("X", "O")[game.to_move(state)]
+            ids = chat.prompt_ids([{"role": "user", "content": prompt_text(game, state, args.layout)}])
+            ids += chat.encode(f"<think>You play {symbol}.</think>\n<move>")
+            best = solver.best_moves(state)
+            data.append((ids, best, tuple(game.legal_moves(state)), best))
+        held_out = data  # every position is scored
+    digits = [tokenizer.convert_tokens_to_ids(str(m)) for m in range(9 if not connect_four else 7)]
+    width = len(digits)
+    # The subsets scored for connect four, and what a uniformly random legal move scores on each.
+    blocked = [i for i, (_, _, legal, _) in enumerate(held_out) if len(legal) < width]  # a full column
+    tactical = [i for i, (_, _, legal, sound) in enumerate(held_out) if len(sound) < len(legal)]
+    chance = {
+        "accuracy": float(np.mean([len(best) / len(legal) for _, best, legal, _ in held_out])),
+        "legal": 1.0,
+        "tactical": float(np.mean([len(held_out[i][3]) / len(held_out[i][2]) for i in tactical])) if tactical else 0.0,
+    }
 
-    def accuracy() -> float:
+    def picks(rows: list) -> list[int]:
+        out: list[int] = []
+        for start in range(0, len(rows), 512):
+            batch = [row[0] for row in rows[start : start + 512]]
+            out += move_logits(model, tokenizer.pad_token_id, batch, digits).argmax(-1).tolist()
+        return out
+
+    def accuracy() -> dict[str, float]:
+        """The share of scored positions where the most likely move is a best one (and, for connect four, the
+        share of positions with a full column where it is legal, and of tactical ones where it is a best one)."""
         model.eval()
         with torch.no_grad():
-            hits = 0
-            for start in range(0, len(data), 512):
-                rows = data[start : start + 512]
-                picks = move_logits(model, tokenizer.pad_token_id, [ids for ids, _ in rows], digits).argmax(-1)
-                hits += sum(pick in best for pick, (_, best) in zip(picks.tolist(), rows, strict=True))
+            chosen = picks(held_out)
         model.train()
-        return hits / len(data)
+        best = [chosen[i] in row[1] for i, row in enumerate(held_out)]
+        hits = {"accuracy": best}
+        if connect_four:
+            hits["legal"] = [chosen[i] in held_out[i][2] for i in blocked]
+            hits["tactical"] = [chosen[i] in held_out[i][3] for i in tactical]
+        return {name: float(np.mean(h)) if h else 0.0 for name, h in hits.items()}
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     warm = max(1, args.steps // 20)
@@ -141,30 +237,40 @@ def main() -> None:
     curve, started = [], time.perf_counter()
     for step in range(1, args.steps + 1):
         rows = [data[i] for i in rng.integers(len(data), size=args.batch)]
-        targets = torch.tensor([int(rng.choice(best)) for _, best in rows])
-        logits = move_logits(model, tokenizer.pad_token_id, [ids for ids, _ in rows], digits)
+        targets = torch.tensor([int(rng.choice(row[1])) for row in rows])
+        logits = move_logits(model, tokenizer.pad_token_id, [row[0] for row in rows], digits)
         loss = torch.nn.functional.cross_entropy(logits, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
         if step % args.every == 0 or step == args.steps:
-            curve.append({"step": step, "seconds": time.perf_counter() - started, "accuracy": accuracy()})
-            print(f"step {step}: optimal-move accuracy {curve[-1]['accuracy']:.3f}", flush=True)
+            curve.append({"step": step, "seconds": time.perf_counter() - started, **accuracy()})
+            shares = ", ".join(f"{name} {curve[-1][name]:.3f}" for name in chance if name in curve[-1])
+            print(f"step {step}: {shares}", flush=True)
 
-    table = Table(title=f"supervised calibration, layout {args.layout} ({machine()['cores']} cores)")
-    for column in ("step", "examples", "seconds", "optimal-move accuracy"):
+    names = [name for name in chance if name in curve[-1]]
+    if connect_four:
+        title = f"supervised calibration, connect four, depth-{args.teacher_depth} labels, {len(held_out)} held out"
+        headers = {"accuracy": "best move", "legal": "legal (full column)", "tactical": "sound (tactical)"}
+    else:
+        title, headers = f"supervised calibration, layout {args.layout}", {"accuracy": "optimal-move accuracy"}
+    table = Table(title=f"{title} ({machine()['cores']} cores)")
+    for column in ("step", "examples", "seconds", *(headers[name] for name in names)):
         table.add_column(column, justify="right")
     for p in curve:
-        table.add_row(str(p["step"]), str(p["step"] * args.batch), f"{p['seconds']:.0f}", f"{p['accuracy']:.3f}")
+        shares = (f"{p[name]:.3f}" for name in names)
+        table.add_row(str(p["step"]), str(p["step"] * args.batch), f"{p['seconds']:.0f}", *shares)
+    if connect_four:
+        table.add_row("random legal move", "", "", *(f"{chance[name]:.3f}" for name in names))
     Console().print(table)
-    out = args.out or Path(__file__).parent / "results" / f"calib_supervised-{args.layout}.json"
+    name = args.game if connect_four else args.layout
+    out = args.out or Path(__file__).parent / "results" / f"calib_supervised-{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {"machine": machine(), "args": {**vars(args), "out": str(out)}, "positions": len(data), "curve": curve}
-        )
-    )
+    result = {"machine": machine(), "args": {**vars(args), "out": str(out)}, "positions": len(data), "curve": curve}
+    if connect_four:
+        result |= {"held_out": len(held_out), "full_column": len(blocked), "tactical": len(tactical), "chance": chance}
+    out.write_text(json.dumps(result))
     print(f"wrote {out}")
 
 

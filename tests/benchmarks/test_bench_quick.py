@@ -5,11 +5,21 @@ from __future__ import annotations
 import importlib.util
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_benchmark(name: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """benchmarks/<name>.py as a module: benchmarks/ holds scripts, not a package, and they import their neighbours."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +126,32 @@ def test_supervised_calibration_runs_and_scores_every_position(tmp_path: Path) -
     assert all(0.0 <= p["accuracy"] <= 1.0 for p in result["curve"])
 
 
+def test_supervised_calibration_on_connect_four_scores_held_out_positions(tmp_path: Path, monkeypatch) -> None:
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "calib.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "calib_supervised.py"), "--game", "connect_four",
+           "--positions", "60", "--steps", "2", "--every", "1", "--batch", "8", "--out", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300, env={"OMP_NUM_THREADS": "1", "PATH": ""})
+    result = json.loads(out.read_text())
+    assert (result["positions"], result["held_out"]) == (54, 6)  # a tenth of the 60 drawn positions is held out
+    assert [p["step"] for p in result["curve"]] == [1, 2]
+    assert all(0.0 <= p[name] <= 1.0 for p in result["curve"] for name in ("accuracy", "legal", "tactical"))
+    assert 0.0 < result["chance"]["accuracy"] <= 1.0 and result["chance"]["legal"] == 1.0
+    bad = subprocess.run([*cmd[:2], "--game", "connect_four", "--layout", "lines"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--layout board_first only" in bad.stderr
+
+    module = load_benchmark("calib_supervised", monkeypatch)
+    from opponents.minimax import WIN
+
+    # A win to take beats everything; else every move not proven lost; if every move loses, all of them.
+    assert module.sound_moves({0: WIN, 1: 3, 2: -WIN}) == (0,)
+    assert module.sound_moves({0: 3, 1: -WIN, 2: -2}) == (0, 2)
+    assert module.sound_moves({0: -WIN, 1: -WIN}) == (0, 1)
+
+
 def test_policy_probe_judges_every_position_and_finds_a_fixed_order(tmp_path: Path, monkeypatch) -> None:
     import json
     import subprocess
@@ -129,10 +165,7 @@ def test_policy_probe_judges_every_position_and_finds_a_fixed_order(tmp_path: Pa
     assert perfect["optimal"] == perfect["win_in_1"] == perfect["must_block"] == 1.0
     assert random["optimal"] < 0.7 and random["win_in_1"] < 0.6 and random["fixed_order_share"] < 0.5
 
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # the script imports its neighbour _machine
-    spec = importlib.util.spec_from_file_location("probe_policy", ROOT / "benchmarks" / "probe_policy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("probe_policy", monkeypatch)
     rng = __import__("numpy").random.default_rng(0)
     legal = [tuple(sorted(rng.choice(9, size=int(rng.integers(1, 10)), replace=False).tolist())) for _ in range(300)]
     ranking = [4, 0, 8, 2, 6, 1, 3, 5, 7]
@@ -141,7 +174,7 @@ def test_policy_probe_judges_every_position_and_finds_a_fixed_order(tmp_path: Pa
     assert share == 1.0 and order[:3] == ranking[:3]  # later cells can tie: few positions tell them apart
 
 
-def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(tmp_path: Path) -> None:
+def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(tmp_path: Path, monkeypatch) -> None:
     import json
     import subprocess
     import sys
@@ -149,13 +182,7 @@ def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(
     import numpy as np
 
     torch = pytest.importorskip("torch")
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        spec = importlib.util.spec_from_file_location("calib_grpo_update", ROOT / "benchmarks" / "calib_grpo_update.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    module = load_benchmark("calib_grpo_update", monkeypatch)
     rng = np.random.default_rng(0)
     probs = np.array([0.9, 0.05, 0.0, 0.0, 0.05, 0.0, 0.0, 0.0, 0.0])
     for _ in range(20):
@@ -200,16 +227,14 @@ def test_grpo_update_calibration_tries_distinct_moves_and_scores_every_position(
     assert last["positions"] <= 16 < last["drawn"] <= 4 * 16
 
 
-def test_oracle_calibration_scores_each_first_move_by_its_solved_value() -> None:
+def test_oracle_calibration_scores_each_first_move_by_its_solved_value(monkeypatch) -> None:
     pytest.importorskip("transformers")
     from arena.games.registry import make_game
     from arena.rewards import RewardConfig
     from arena.training.rollout import Episode
     from opponents.minimax import Minimax
 
-    spec = importlib.util.spec_from_file_location("calib_oracle_train", ROOT / "benchmarks" / "calib_oracle_train.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("calib_oracle_train", monkeypatch)
     game = make_game("tictactoe")
 
     def episode(moves, first, invalid=None):
