@@ -2,7 +2,8 @@
 
     python benchmarks/calib_supervised.py [--layout board_first] [--steps 800] [--lr 1e-3] [--hidden 128]
                                           [--layers 4] [--init 0.1] [--batch 64] [--every 100] [--seed 0]
-    python benchmarks/calib_supervised.py --game connect_four [--positions 12000] [--teacher-depth 2] [...]
+    python benchmarks/calib_supervised.py --game connect_four [--layout columns] [--positions 12000]
+                                          [--teacher-depth 2] [...]
 
 Supervised learning with the best possible labels: every non-terminal tic-tac-toe position (4,520) is a prompt,
 and the label is one of `perfect`'s optimal moves. Loss on the move token alone. Every `--every` steps the model
@@ -20,8 +21,9 @@ else avoid a move that lets the opponent win at once, else any legal move). A te
 and scored: the share where the most likely move is a best move, the share of positions with a full column where it
 is legal, and the share of tactical positions (a win in one to take, or a move that lets the opponent win at once)
 where it is sound (a win if there is one, else a move the search does not prove lost), each next to a uniformly
-random legal move's share. Writes
-benchmarks/results/calib_supervised-connect_four.json (or `--out`).
+random legal move's share. `--layout columns` writes the board column by column instead (a line a column: its
+number, then its cells from the bottom; `columns_text`). Writes benchmarks/results/calib_supervised-connect_four.json
+(or `-columns.json`; or `--out`).
 """
 
 from __future__ import annotations
@@ -122,9 +124,18 @@ def sound_moves(values: dict[int, int]) -> tuple[int, ...]:
     return tuple(sorted(wins or safe or values))
 
 
-def connect_four_data(tokenizer: Any, count: int, teacher_depth: int, rng: np.random.Generator) -> list[tuple]:
+def columns_text(game: Any, state: Any) -> str:
+    """A connect four board written column by column: a line a column, its number, then its cells from the bottom."""
+    rows, mark = game.board(state), {-1: ".", 0: "X", 1: "O"}
+    lines = [f"{c} " + " ".join(mark[row[c]] for row in reversed(rows)) for c in range(len(rows[0]))]
+    return "\n".join([*lines, f"You play {mark[game.to_move(state)]}."])
+
+
+def connect_four_data(
+    tokenizer: Any, count: int, teacher_depth: int, rng: np.random.Generator, layout: str = "board_first"
+) -> list[tuple]:
     """(prompt ids with the answer opening, the teacher's best moves, the legal moves, the sound moves) of
-    random-play positions."""
+    random-play positions; `layout` board_first is the env's prompt, columns is `columns_text`."""
     env = TextGameEnv(game="connect_four", opponent="random")
     game, chat = env.game, ChatFormatter(tokenizer)
     answer = env.config.answer
@@ -136,13 +147,17 @@ def connect_four_data(tokenizer: Any, count: int, teacher_depth: int, rng: np.ra
         _, info = env.reset(seed=0, options={"start": moves, "agent_seat": seat})
         state = game.play(moves)
         best, sound = teacher.best_moves(state), sound_moves(teacher.move_values(state))
-        data.append((chat.prompt_ids(info["messages"]) + opening, best, tuple(info["legal_moves"]), sound))
+        messages = (
+            info["messages"] if layout == "board_first" else [{"role": "user", "content": columns_text(game, state)}]
+        )
+        data.append((chat.prompt_ids(messages) + opening, best, tuple(info["legal_moves"]), sound))
     return data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--layout", choices=("board_first", "board_last", "no_legal", "lines"), default="board_first")
+    layouts = ("board_first", "board_last", "no_legal", "lines", "columns")
+    parser.add_argument("--layout", choices=layouts, default="board_first")
     parser.add_argument("--steps", type=int, default=800)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--hidden", type=int, default=128)
@@ -157,8 +172,8 @@ def main() -> None:
     parser.add_argument("--teacher-depth", type=int, default=2, help="connect four: the labelling minimax's depth")
     args = parser.parse_args()
     connect_four = args.game == "connect_four"
-    if connect_four and args.layout != "board_first":
-        parser.error("--game connect_four writes the env's prompt: --layout board_first only")
+    if (args.layout not in ("board_first", "columns")) if connect_four else args.layout == "columns":
+        parser.error("--layout columns is connect four's; board_last, no_legal and lines are tic-tac-toe's")
     if connect_four and (args.positions < 20 or args.teacher_depth < 1):
         parser.error("--positions must be at least 20 (a tenth is held out) and --teacher-depth at least 1")
 
@@ -180,7 +195,7 @@ def main() -> None:
                 )
             )  # fmt: skip
     if connect_four:
-        data = connect_four_data(tokenizer, args.positions, args.teacher_depth, rng)
+        data = connect_four_data(tokenizer, args.positions, args.teacher_depth, rng, args.layout)
         held_out, data = data[: len(data) // 10], data[len(data) // 10 :]
     else:
         game = TicTacToe()
@@ -264,7 +279,7 @@ def main() -> None:
     if connect_four:
         table.add_row("random legal move", "", "", *(f"{chance[name]:.3f}" for name in names))
     Console().print(table)
-    name = args.game if connect_four else args.layout
+    name = f"{args.game}{'-columns' if args.layout == 'columns' else ''}" if connect_four else args.layout
     out = args.out or Path(__file__).parent / "results" / f"calib_supervised-{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {"machine": machine(), "args": {**vars(args), "out": str(out)}, "positions": len(data), "curve": curve}

@@ -140,11 +140,19 @@ def test_supervised_calibration_on_connect_four_scores_held_out_positions(tmp_pa
     assert [p["step"] for p in result["curve"]] == [1, 2]
     assert all(0.0 <= p[name] <= 1.0 for p in result["curve"] for name in ("accuracy", "legal", "tactical"))
     assert 0.0 < result["chance"]["accuracy"] <= 1.0 and result["chance"]["legal"] == 1.0
-    bad = subprocess.run([*cmd[:2], "--game", "connect_four", "--layout", "lines"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "--layout board_first only" in bad.stderr
+    for wrong in (["--game", "connect_four", "--layout", "lines"], ["--layout", "columns"]):
+        bad = subprocess.run([*cmd[:2], *wrong], capture_output=True, text=True)
+        assert bad.returncode == 2 and "--layout columns is connect four's" in bad.stderr
 
     module = load_benchmark("calib_supervised", monkeypatch)
+    from arena.games.registry import make_game
     from opponents.minimax import WIN
+
+    # Column by column: X in 3 and 4, O on top of X in 3 and in 0; X to move.
+    game = make_game("connect_four")
+    lines = module.columns_text(game, game.play([3, 3, 4, 0])).split("\n")
+    assert lines[0] == "0 O . . . . ." and lines[3] == "3 X O . . . ." and lines[4] == "4 X . . . . ."
+    assert lines[7] == "You play X." and len(lines) == 8
 
     # A win to take beats everything; else every move not proven lost; if every move loses, all of them.
     assert module.sound_moves({0: WIN, 1: 3, 2: -WIN}) == (0,)
