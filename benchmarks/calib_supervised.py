@@ -230,7 +230,7 @@ def main() -> None:
 
     def accuracy() -> dict[str, float]:
         """The share of scored positions where the most likely move is a best one (and, for connect four, the
-        share of positions with a full column where it is legal, and of tactical ones where it is a best one)."""
+        share of positions with a full column where it is legal, and of tactical ones where it is sound)."""
         model.eval()
         with torch.no_grad():
             chosen = picks(held_out)
