@@ -172,7 +172,8 @@ def main() -> None:
     parser.add_argument("--teacher-depth", type=int, default=2, help="connect four: the labelling minimax's depth")
     args = parser.parse_args()
     connect_four = args.game == "connect_four"
-    if (args.layout not in ("board_first", "columns")) if connect_four else args.layout == "columns":
+    own_layouts = ("board_first", "columns") if connect_four else ("board_first", "board_last", "no_legal", "lines")
+    if args.layout not in own_layouts:
         parser.error("--layout columns is connect four's; board_last, no_legal and lines are tic-tac-toe's")
     if connect_four and (args.positions < 20 or args.teacher_depth < 1):
         parser.error("--positions must be at least 20 (a tenth is held out) and --teacher-depth at least 1")
