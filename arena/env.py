@@ -42,6 +42,12 @@ class EnvConfig(BaseModel):
     )
     rewards: RewardConfig = Field(default_factory=RewardConfig, description="Reward components.")
     max_prompt_chars: int = Field(8192, ge=256, description="Length bound of the observation space.")
+    board_layout: str | None = Field(
+        None,
+        description="How the board is written, among the game's renderer's layouts (connect four: 'rows', the "
+        "default, or 'columns', a line a column from the bottom up); None: the renderer's default. A model is "
+        "evaluated and played with the layout it was trained on.",
+    )
 
     @model_validator(mode="after")
     def _retry_needs_retries(self) -> EnvConfig:
@@ -135,8 +141,8 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
         self.spec_game = get_spec(game)
         self.game = self.spec_game.game(**(game_kwargs or {}))
-        self.renderer = self.spec_game.make_renderer(self.game)
         self.config = make_config(config, overrides)
+        self.renderer = self.spec_game.renderer(self.game, self.config.board_layout)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ArenaError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from arena.errors import InvalidMoveError
+from arena.errors import ArenaError, InvalidMoveError
 from arena.games.base import Game
 
 SYMBOLS = ("X", "O")
@@ -54,9 +54,15 @@ class Renderer(ABC):
     # True when the board alone shows which moves are legal (tic-tac-toe's free cells show their numbers): the
     # embedded tiny model's chat template then leaves out the status line's list of legal moves.
     board_shows_legal_moves: bool = False
+    # The ways this renderer can write a board; the first is the default. `layout` picks one (EnvConfig.board_layout).
+    layouts: tuple[str, ...] = ("rows",)
 
-    def __init__(self, game: Game[Any]) -> None:
+    def __init__(self, game: Game[Any], layout: str | None = None) -> None:
         self.game = game
+        if layout is not None and layout not in self.layouts:
+            offered = " or ".join(repr(name) for name in self.layouts)
+            raise ArenaError(f"{self.title} boards are written as {offered}, not as {clip(str(layout))}")
+        self.layout = layout or self.layouts[0]
 
     @abstractmethod
     def rules(self) -> str:
@@ -70,7 +76,7 @@ class Renderer(ABC):
         return SYMBOLS[player]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.game,))
+        return (type(self), (self.game, self.layout))
 
 
 class GridRenderer(Renderer):
@@ -105,25 +111,32 @@ class TicTacToeRenderer(Renderer):
 
 
 class ConnectFourRenderer(Renderer):
-    """Column numbers on top, the top row first, '.' for an empty cell."""
+    """'.' for an empty cell. Layout "rows": column numbers on top, then the top row first. Layout "columns": a line
+    a column, its number and then its cells from the bottom up, so a stone lands on a line's first '.', a column is
+    full when its line has no '.', and a vertical four is four symbols in a row on one line."""
 
     title = "connect four"
     move_noun = "column"
-    board_shows_legal_moves = True  # a column is full when its top row holds a stone
+    board_shows_legal_moves = True  # a column is full when its top cell holds a stone
+    layouts = ("rows", "columns")
 
     def rules(self) -> str:
         g = self.game
+        columns = " The board is written a line a column: its number, then its cells from the bottom up."
         return (
             f"Connect four on a board of {g.rows} rows and {g.columns} columns. X moves first, then O; a move "
             f"drops your stone into a column, where it falls to the lowest empty cell. {g.connect} in a row, "
             f"column or diagonal wins; a full board with no line is a draw. Columns are numbered "
-            f"0-{g.columns - 1} from left to right."
+            f"0-{g.columns - 1} from left to right.{columns if self.layout == 'columns' else ''}"
         )
 
     def render(self, state: Any) -> str:
+        rows = [[EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row] for row in self.game.board(state)]
+        if self.layout == "columns":
+            bottom_up = rows[::-1]
+            return "\n".join(f"{c} " + " ".join(row[c] for row in bottom_up) for c in range(self.game.columns))
         header = " ".join(str(c) for c in range(self.game.columns))
-        rows = [" ".join(EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row) for row in self.game.board(state)]
-        return "\n".join([header, *rows])
+        return "\n".join([header, *(" ".join(row) for row in rows)])
 
 
 class AnswerFormat(BaseModel):

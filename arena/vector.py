@@ -432,8 +432,8 @@ class TextGameVectorEnv(VectorEnv):
             raise ArenaError(f"num_envs must be a positive int, got {num_envs!r}")
         self.spec_game = get_spec(game)
         self.game = self.spec_game.game(**(game_kwargs or {}))
-        self.renderer = self.spec_game.make_renderer(self.game)
         self.config = make_config(config, overrides)
+        self.renderer = self.spec_game.renderer(self.game, self.config.board_layout)
         if self.config.invalid_move == "retry":
             raise ArenaError(
                 "TextGameVectorEnv supports invalid_move='forfeit' or 'random'; use TextGameEnv for 'retry'"

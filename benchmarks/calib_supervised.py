@@ -21,9 +21,9 @@ else avoid a move that lets the opponent win at once, else any legal move). A te
 and scored: the share where the most likely move is a best move, the share of positions with a full column where it
 is legal, and the share of tactical positions (a win in one to take, or a move that lets the opponent win at once)
 where it is sound (a win if there is one, else a move the search does not prove lost), each next to a uniformly
-random legal move's share. `--layout columns` writes the board column by column instead (a line a column: its
-number, then its cells from the bottom; `columns_text`). Writes benchmarks/results/calib_supervised-connect_four.json
-(or `-columns.json`; or `--out`).
+random legal move's share. `--layout columns` writes the board column by column instead (the env's
+`board_layout: columns`: a line a column, its number, then its cells from the bottom). Writes
+benchmarks/results/calib_supervised-connect_four.json (or `-columns.json`; or `--out`).
 """
 
 from __future__ import annotations
@@ -124,19 +124,12 @@ def sound_moves(values: dict[int, int]) -> tuple[int, ...]:
     return tuple(sorted(wins or safe or values))
 
 
-def columns_text(game: Any, state: Any) -> str:
-    """A connect four board written column by column: a line a column, its number, then its cells from the bottom."""
-    rows, mark = game.board(state), {-1: ".", 0: "X", 1: "O"}
-    lines = [f"{c} " + " ".join(mark[row[c]] for row in reversed(rows)) for c in range(len(rows[0]))]
-    return "\n".join([*lines, f"You play {mark[game.to_move(state)]}."])
-
-
 def connect_four_data(
     tokenizer: Any, count: int, teacher_depth: int, rng: np.random.Generator, layout: str = "board_first"
 ) -> list[tuple]:
     """(prompt ids with the answer opening, the teacher's best moves, the legal moves, the sound moves) of
-    random-play positions; `layout` board_first is the env's prompt, columns is `columns_text`."""
-    env = TextGameEnv(game="connect_four", opponent="random")
+    random-play positions, in the env's prompt; `layout` columns is its board_layout columns."""
+    env = TextGameEnv(game="connect_four", opponent="random", board_layout="columns" if layout == "columns" else None)
     game, chat = env.game, ChatFormatter(tokenizer)
     answer = env.config.answer
     opening = chat.encode(f"<{answer.think_tag}></{answer.think_tag}>\n<{answer.move_tag}>")
@@ -147,10 +140,7 @@ def connect_four_data(
         _, info = env.reset(seed=0, options={"start": moves, "agent_seat": seat})
         state = game.play(moves)
         best, sound = teacher.best_moves(state), sound_moves(teacher.move_values(state))
-        messages = (
-            info["messages"] if layout == "board_first" else [{"role": "user", "content": columns_text(game, state)}]
-        )
-        data.append((chat.prompt_ids(messages) + opening, best, tuple(info["legal_moves"]), sound))
+        data.append((chat.prompt_ids(info["messages"]) + opening, best, tuple(info["legal_moves"]), sound))
     return data
 
 

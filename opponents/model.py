@@ -60,7 +60,9 @@ class ModelOpponent(Opponent):
         from arena.evaluation.players import HFPlayer
 
         name = _registered_name(self.game)
-        self._env = TextGameEnv(game=name, answer=self.answer, game_kwargs=_game_kwargs(self.game))
+        self._env = TextGameEnv(
+            game=name, answer=self.answer, board_layout=self.spec.board_layout, game_kwargs=_game_kwargs(self.game)
+        )
         settings = {
             "temperature": self.spec.temperature,
             "top_p": self.spec.top_p,

@@ -88,6 +88,9 @@ class ModelSpec(_Spec):
     temperature: float = Field(1.0, ge=0.0, description="Sampling temperature; 0 picks the most likely tokens.")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     max_new_tokens: int = Field(256, ge=1, description="Longest completion generated per move.")
+    board_layout: str | None = Field(
+        None, description="How the board is written in its prompts (EnvConfig.board_layout): as it was trained."
+    )
 
     @property
     def tier(self) -> str:

@@ -60,6 +60,12 @@ def add_eval_parser(sub: Any) -> None:
         help="what the player sees each move: the current prompt alone (turn), or the whole game so far as a "
         "multi-turn chat (game: how training plays; use it for models trained here)",
     )
+    p.add_argument(
+        "--board-layout",
+        default=None,
+        help="how the board is written, as the model was trained (env.board_layout; connect four: rows or "
+        "columns); default: the game's own",
+    )
     p.add_argument("--no-move-quality", action="store_true", help="skip judging moves against the solved game")
     p.add_argument(
         "--move-quality-max-moves",
@@ -134,6 +140,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             max_retries=args.max_retries,
             answer_mode=args.answer_mode,
             context=args.context,
+            board_layout=args.board_layout,
             move_quality=not args.no_move_quality,
             move_quality_max_moves=args.move_quality_max_moves,
             probes=args.probes,
@@ -245,6 +252,12 @@ def add_play_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the opponent's randomness")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of a model opponent")
     p.add_argument("--max-new-tokens", type=int, default=64, help="longest answer of a model opponent")
+    p.add_argument(
+        "--board-layout",
+        default=None,
+        help="how the board is written, for you and a model opponent (as it was trained; connect four: rows or "
+        "columns); default: the game's own",
+    )
     p.set_defaults(func=cmd_play)
 
 
@@ -258,5 +271,6 @@ def cmd_play(args: argparse.Namespace) -> int:
         args.seed,
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
+        board_layout=args.board_layout,
     )
     return 0 if result != "quit" else 1

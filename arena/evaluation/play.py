@@ -15,8 +15,10 @@ from arena.games.registry import get_spec
 QUIT = ("q", "quit", "exit")
 
 
-def _make_opponent(spec: str, game: Any, temperature: float, max_new_tokens: int) -> Any:
+def _make_opponent(spec: str, game: Any, temperature: float, max_new_tokens: int, board_layout: str | None) -> Any:
     from opponents import ModelSpec, make_opponent
+
+    settings = {"temperature": temperature, "max_new_tokens": max_new_tokens, "board_layout": board_layout}
 
     if spec == "tiny" or spec.startswith("tiny:"):
         from arena.models import build_tiny_model
@@ -26,10 +28,10 @@ def _make_opponent(spec: str, game: Any, temperature: float, max_new_tokens: int
         if not seed.isdigit():
             raise ArenaError(f"tiny model seed must be a non-negative integer, got {seed!r}")
         model, tokenizer = build_tiny_model(seed=int(seed), game=game.name)
-        model_spec = ModelSpec(path="tiny", label=spec, temperature=temperature, max_new_tokens=max_new_tokens)
+        model_spec = ModelSpec(path="tiny", label=spec, **settings)
         return ModelOpponent(game, model_spec, model=model, tokenizer=tokenizer)
     if spec.startswith("model:"):
-        model_spec = ModelSpec(path=spec[len("model:") :], temperature=temperature, max_new_tokens=max_new_tokens)
+        model_spec = ModelSpec(path=spec[len("model:") :], **settings)
         return make_opponent(model_spec, game)
     return make_opponent(spec, game)
 
@@ -44,19 +46,20 @@ def play_terminal(
     console: Console | None = None,
     temperature: float = 1.0,
     max_new_tokens: int = 64,
+    board_layout: str | None = None,
 ) -> str:
     """Play one game; returns "win", "draw", "loss" (for the person) or "quit" (or end of input)."""
     console = console or Console(highlight=False)
     spec = get_spec(game_name)
     game = spec.game()
-    renderer = spec.make_renderer(game)
+    renderer = spec.renderer(game, board_layout)  # the layout a model opponent was trained on
     rng = np.random.default_rng(seed)
     if seat == "random":
         seat = ("first", "second")[int(rng.integers(2))]
     if seat not in ("first", "second"):
         raise ArenaError(f"seat must be 'first', 'second' or 'random', got {seat!r}")
     human = 0 if seat == "first" else 1
-    bot = _make_opponent(opponent, game, temperature, max_new_tokens)
+    bot = _make_opponent(opponent, game, temperature, max_new_tokens, board_layout)
     console.print(f"[bold]{renderer.title}[/bold]: you play {renderer.symbol(human)} against {bot.name}.")
     console.print(renderer.rules())
     console.print(f"Type a {renderer.move_noun} number and press Enter; 'q' quits.\n")

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.env import TextGameEnv, turn_record
-from arena.errors import ArenaError, UnknownGameError
+from arena.errors import ArenaError
 from arena.evaluation.players import EndpointError, Player, Turn, make_player
 from arena.evaluation.quality import MoveJudge
 from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, move_entropy, wilson_interval
@@ -46,6 +46,9 @@ class EvalConfig(BaseModel):
     max_retries: int = Field(2, ge=1, description="Retries per turn when invalid_move='retry'.")
     answer_mode: Literal["strict", "lenient"] = Field(
         "strict", description="How answers are parsed (see AnswerFormat)."
+    )
+    board_layout: str | None = Field(
+        None, description="How the board is written (EnvConfig.board_layout): as the model was trained; None: default."
     )
     context: Literal["turn", "game"] = Field(
         "turn",
@@ -76,8 +79,9 @@ class EvalConfig(BaseModel):
         from opponents import parse_opponent
 
         try:
-            get_spec(self.game)
-        except UnknownGameError as exc:  # a KeyError; pydantic reports only ValueErrors as validation errors
+            spec = get_spec(self.game)
+            spec.renderer(spec.game(), self.board_layout)
+        except ArenaError as exc:  # pydantic reports only ValueErrors as validation errors
             raise ValueError(str(exc)) from None
         for tier in (*self.tiers, self.probe_tier):
             parse_opponent(tier)
@@ -437,6 +441,7 @@ def run_games(
         "invalid_move": config.invalid_move,
         "max_retries": config.max_retries,
         "answer": AnswerFormat(mode=config.answer_mode),
+        "board_layout": config.board_layout,
     }
     if config.invalid_move != "retry":
         env_kwargs.pop("max_retries")

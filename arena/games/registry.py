@@ -37,7 +37,7 @@ class GameSpec:
 
     name: str
     make_game: Callable[..., Game]
-    make_renderer: Callable[[Game], Renderer]
+    make_renderer: Callable[..., Renderer]  # f(game) or, for a renderer with several layouts, f(game, layout=...)
     env_id: str
     description: str = ""
     perfect: str | Callable[[Game], Any] | None = None
@@ -45,6 +45,15 @@ class GameSpec:
 
     def game(self, **kwargs: Any) -> Game:
         return self.make_game(**{**self.game_kwargs, **kwargs})
+
+    def renderer(self, game: Game, layout: str | None = None) -> Renderer:
+        """The game's renderer; `layout` names one of its board layouts (`Renderer.layouts`), None its default."""
+        renderer = self.make_renderer(game)
+        if layout is None or layout == getattr(renderer, "layout", None):
+            return renderer
+        if len(getattr(renderer, "layouts", ())) < 2:  # a plug-in renderer may take no layout argument
+            raise ArenaError(f"{self.name} boards are written one way only; board_layout {layout!r} is not offered")
+        return self.make_renderer(game, layout=layout)  # Renderer.__init__ names the layouts offered
 
 
 _REGISTRY: dict[str, GameSpec] = {}

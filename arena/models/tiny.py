@@ -118,27 +118,37 @@ def _require_train_extra() -> tuple[Any, Any]:
 def sample_texts(game: str = "tictactoe") -> list[str]:
     """Texts the tokenizer must encode without loss: user turns (mid-game and game over) and answers.
 
-    Built from the env itself for the built-in games and `game`, so the vocabulary follows the prompts.
+    Built from the env itself for the built-in games and `game`, in every board layout their renderers offer, so the
+    vocabulary follows the prompts.
     """
-    import numpy as np
-
     from arena.env import TextGameEnv
+    from arena.games.registry import get_spec
 
     texts = ["user\n", "assistant\n", "system\n", "\n"]
     for name in dict.fromkeys((*BUILTIN_GAMES, game)):
-        env = TextGameEnv(game=name, opponent="random", invalid_move="forfeit")
-        fmt = env.config.answer
-        rng = np.random.default_rng(0)
-        texts.extend(fmt.example(" ".join(str(d) for d in range(10)), m) for m in range(env.game.info.num_moves))
-        for i in range(2 * _SAMPLE_GAMES):
-            prompt, info = env.reset(seed=i, options={"agent_seat": ("first", "second")[i % 2]})
+        spec = get_spec(name)
+        for layout in getattr(spec.make_renderer(spec.game()), "layouts", (None,)):
+            env = TextGameEnv(game=name, opponent="random", invalid_move="forfeit", board_layout=layout)
+            texts.extend(_game_texts(env))
+    return texts
+
+
+def _game_texts(env: Any) -> list[str]:
+    """An env's user turns over random games, both seats, and an answer for every move."""
+    import numpy as np
+
+    fmt = env.config.answer
+    rng = np.random.default_rng(0)
+    texts = [fmt.example(" ".join(str(d) for d in range(10)), m) for m in range(env.game.info.num_moves)]
+    for i in range(2 * _SAMPLE_GAMES):
+        prompt, info = env.reset(seed=i, options={"agent_seat": ("first", "second")[i % 2]})
+        texts.append(prompt)
+        done = False
+        while not done:
+            move = int(rng.choice(info["legal_moves"]))
+            prompt, _, terminated, truncated, info = env.step(fmt.example("", move))
             texts.append(prompt)
-            done = False
-            while not done:
-                move = int(rng.choice(info["legal_moves"]))
-                prompt, _, terminated, truncated, info = env.step(fmt.example("", move))
-                texts.append(prompt)
-                done = terminated or truncated
+            done = terminated or truncated
     return texts
 
 

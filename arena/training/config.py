@@ -319,6 +319,12 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:
+        if self.env.board_layout is not None:
+            spec = get_spec(self.game)
+            try:
+                spec.renderer(spec.game(), self.env.board_layout)
+            except ArenaError as exc:
+                raise ValueError(f"env.board_layout: {exc}") from None
         if self.grpo.use_vllm and importlib.util.find_spec("vllm") is None:
             raise ValueError("grpo.use_vllm is true but vllm is not installed: pip install 'arena[vllm]' (GPU only)")
         if self.grpo.use_vllm and self.grpo.vllm_mode == "server" and not self.grpo.vllm_server_base_url:

@@ -38,6 +38,7 @@ def evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, games: int, 
             seed=seed,
             invalid_move=config.env.invalid_move,
             answer_mode=config.env.answer.mode,
+            board_layout=config.env.board_layout,
             context="game" if config.grpo.rollout == "game" else "turn",
             progress=progress,
             player_options={

@@ -61,10 +61,10 @@ def test_initial_weights_have_the_tiny_std(tiny):
         build_tiny_model(init_std=0.0)
 
 
-@pytest.mark.parametrize("game", ["tictactoe", "connect_four"])
-def test_prompts_are_short_and_keep_the_board_and_the_side_to_move(tiny, game):
+@pytest.mark.parametrize(("game", "layout"), [("tictactoe", None), ("connect_four", None), ("connect_four", "columns")])
+def test_prompts_are_short_and_keep_the_board_and_the_side_to_move(tiny, game, layout):
     _, tokenizer = tiny
-    env = TextGameEnv(game=game)
+    env = TextGameEnv(game=game, board_layout=layout)
     for seed in range(10):
         prompt, info = env.reset(seed=seed)
         ids = _prompt_ids(tokenizer, info["messages"])

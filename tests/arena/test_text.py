@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
 
+from arena.errors import ArenaError
 from arena.games import ConnectFour, TicTacToe
 from arena.text import AnswerFormat, ConnectFourRenderer, TicTacToeRenderer, parse_answer
 
@@ -25,6 +27,28 @@ def test_connect_four_rendering_has_column_header_and_top_row_first():
     assert lines[0] == "0 1 2 3 4 5 6"
     assert lines[-1] == "X . . X . . ." and lines[-2] == ". . . O . . ."
     assert len(lines) == 7
+
+
+def test_connect_four_columns_layout_writes_a_line_a_column_from_the_bottom():
+    game = ConnectFour()
+    renderer = ConnectFourRenderer(game, layout="columns")
+    # X in 3 and 4, O on top of X in 3 and in 0.
+    lines = renderer.render(game.play([3, 3, 4, 0])).splitlines()
+    assert lines == ["0 O . . . . .", "1 . . . . . .", "2 . . . . . .", "3 X O . . . .", "4 X . . . . .",
+                     "5 . . . . . .", "6 . . . . . ."]  # fmt: skip
+    full = renderer.render(game.play([2] * 6)).splitlines()
+    assert full[2] == "2 X O X O X O" and "." not in full[2]
+    assert "from the bottom up" in renderer.rules() and "bottom" not in ConnectFourRenderer(game).rules()
+    assert ConnectFourRenderer(game).layout == "rows"
+    clone = pickle.loads(pickle.dumps(renderer))
+    assert clone.layout == "columns" and clone.render(game.play([0])) == renderer.render(game.play([0]))
+
+
+def test_an_unknown_board_layout_names_the_ones_offered():
+    with pytest.raises(ArenaError, match="connect four boards are written as 'rows' or 'columns', not as 'diagonal'"):
+        ConnectFourRenderer(ConnectFour(), layout="diagonal")
+    with pytest.raises(ArenaError, match="'rows', not as 'columns'"):
+        TicTacToeRenderer(TicTacToe(), layout="columns")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,111 @@
+"""`board_layout`: one way of writing the board, chosen once, read alike by the env, the vector env, evaluation,
+training's config, a model opponent and `arena play`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from arena.env import TextGameEnv
+from arena.errors import ArenaError
+from arena.evaluation import evaluate
+from arena.evaluation.play import play_terminal
+from arena.evaluation.players import Player
+from arena.games.registry import get_spec
+from arena.text import ConnectFourRenderer
+from arena.vector import TextGameVectorEnv, random_legal
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+COLUMNS_START = "\n".join(f"{c} {'X' if c == 3 else '.'} . . . . ." for c in range(7))  # X has played column 3
+
+
+def test_the_env_writes_every_prompt_in_the_layout_it_was_given():
+    env = TextGameEnv(game="connect_four", opponent="random", board_layout="columns")
+    prompt, info = env.reset(seed=0, options={"agent_seat": "second", "start": [3]})
+    assert prompt.startswith(COLUMNS_START + "\nYou play O.")
+    assert "from the bottom up" in env.system_prompt and info["messages"][1]["content"] == prompt
+    renderer = ConnectFourRenderer(env.game, layout="columns")
+    prompt, *_ = env.step("<think></think><move>3</move>")
+    assert prompt.startswith(renderer.render(env.state)) and env.render() is None
+    rows = TextGameEnv(game="connect_four", opponent="random", board_layout="rows")
+    assert rows.turn_prompt(env.state) == TextGameEnv(game="connect_four").turn_prompt(env.state)
+
+
+def test_a_layout_the_game_does_not_offer_is_refused_by_name():
+    with pytest.raises(ArenaError, match="connect four boards are written as 'rows' or 'columns', not as 'spiral'"):
+        TextGameEnv(game="connect_four", board_layout="spiral")
+    with pytest.raises(ArenaError, match="tictactoe boards are written one way only; board_layout 'columns'"):
+        TextGameEnv(game="tictactoe", board_layout="columns")
+    spec = get_spec("tictactoe")
+    assert spec.renderer(spec.game(), "rows").layout == "rows"  # its one layout, by name
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_vector_env_writes_the_single_env_prompts_in_the_layout(fast):
+    vec = TextGameVectorEnv("connect_four", num_envs=6, board_layout="columns", fast=fast)
+    single = TextGameEnv("connect_four", board_layout="columns")
+    rng = np.random.default_rng(0)
+    vec.reset(seed=0)
+    for _ in range(8):
+        states = [vec.state(i) for i in range(vec.num_envs)]
+        assert vec.prompts() == [single.turn_prompt(s) for s in states]
+        assert vec.system_prompt == single.system_prompt
+        vec.step([f"<think></think><move>{m}</move>" for m in random_legal(vec.legal_mask(), rng)])
+
+
+class Recorder(Player):
+    """Plays the lowest legal move and keeps every user turn it was shown."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def act(self, turns):
+        self.seen.extend(t.messages[-1]["content"] for t in turns)
+        return [f"<think></think><move>{min(t.legal_moves)}</move>" for t in turns]
+
+
+def test_evaluation_shows_the_player_the_layout_and_checks_it_first():
+    player = Recorder()
+    report = evaluate(player, game="connect_four", tiers=["random"], games_per_tier=2, board_layout="columns")
+    assert report.tier("random")["games"] == 2
+    # A line a column: "<column> " and six cells, never the rows layout's header "0 1 2 3 4 5 6".
+    lines = [turn.splitlines()[:7] for turn in player.seen]
+    assert lines and all(re.fullmatch(r"[0-6]( [.XO]){6}", line) for turn in lines for line in turn)
+    with pytest.raises(ValueError, match="not as 'spiral'"):
+        evaluate(Recorder(), game="connect_four", tiers=["random"], games_per_tier=2, board_layout="spiral")
+
+
+def test_training_config_checks_the_layout_against_its_game():
+    from arena.training.config import load_train_config
+
+    config = load_train_config(CONFIGS / "connect4-tiny-cpu.yaml")
+    assert config.env.board_layout == "columns"
+    with pytest.raises(ArenaError, match="env.board_layout: tictactoe boards are written one way only"):
+        load_train_config(CONFIGS / "tictactoe-tiny-cpu.yaml", {"env.board_layout": "columns"})
+
+
+def test_a_model_opponent_and_the_terminal_game_use_the_layout(capsys):
+    pytest.importorskip("transformers")
+    from arena.models import build_tiny_model
+    from opponents import ModelSpec
+    from opponents.model import ModelOpponent
+
+    game = get_spec("connect_four").game()
+    model, tokenizer = build_tiny_model(game="connect_four")
+    opponent = ModelOpponent(game, ModelSpec(path="tiny", board_layout="columns"), model=model, tokenizer=tokenizer)
+    opponent._ensure_loaded()
+    assert opponent._env.turn_prompt(game.play([3])).startswith(COLUMNS_START)
+
+    lines = iter(["q"])
+    result = play_terminal(
+        "connect_four", "random", "second", 0, input_fn=lambda _: next(lines), console=Console(width=100),
+        board_layout="columns",
+    )  # fmt: skip
+    assert result == "quit"
+    assert "from the bottom up" in capsys.readouterr().out
