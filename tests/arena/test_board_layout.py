@@ -3,6 +3,7 @@ training's config, a model opponent and `arena play`."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -109,3 +110,17 @@ def test_a_model_opponent_and_the_terminal_game_use_the_layout(capsys):
     )  # fmt: skip
     assert result == "quit"
     assert "from the bottom up" in capsys.readouterr().out
+
+
+def test_arena_eval_takes_the_layout_and_names_a_wrong_one(tmp_path, capsys):
+    from arena.cli import main
+
+    base = ["eval", "--player", "depth-1", "--game", "connect_four", "--tiers", "random", "--games", "2"]
+    assert main([*base, "--board-layout", "spiral", "--no-progress"]) == 2
+    assert "not as 'spiral'" in capsys.readouterr().out
+    out = tmp_path / "eval"
+    assert main([*base, "--board-layout", "columns", "--no-progress", "--out", str(out), "--include-games"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["board_layout"] == "columns"
+    prompt = report["games"][0]["transcript"][0]["prompt"]
+    assert re.fullmatch(r"([0-6]( [.XO]){6}\n){7}You play [XO]\..*", prompt, flags=re.S)
