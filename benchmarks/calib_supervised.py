@@ -138,7 +138,7 @@ def connect_four_data(
     for moves in random_play_positions(game, count, 30, rng):
         seat = ("first", "second")[len(moves) % 2]  # the agent is the side to move: no opponent reply at reset
         _, info = env.reset(seed=0, options={"start": moves, "agent_seat": seat})
-        state = game.play(moves)
+        state = env.state
         best, sound = teacher.best_moves(state), sound_moves(teacher.move_values(state))
         data.append((chat.prompt_ids(info["messages"]) + opening, best, tuple(info["legal_moves"]), sound))
     return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,16 @@ def test_supervised_calibration_on_connect_four_scores_held_out_positions(tmp_pa
         assert bad.returncode == 2 and "--layout columns is connect four's" in bad.stderr
 
     module = load_benchmark("calib_supervised", monkeypatch)
+    from arena.models.tiny import build_tokenizer
     from opponents.minimax import WIN
+
+    # --layout columns reads the env's columns prompt: a line a column, then the side to move and the answer opening.
+    tokenizer = build_tokenizer("connect_four")
+    rows = module.connect_four_data(tokenizer, 3, 1, __import__("numpy").random.default_rng(0), "columns")
+    for ids, best, legal, sound in rows:
+        text = tokenizer.decode(ids)
+        assert re.fullmatch(r"([0-6]( ?[.XO]){6}\n){7}You play [XO]\.<\|im_start\|><think></think>\n<move>", text), text
+        assert set(best) <= set(legal) and set(sound) <= set(legal)
 
     # A win to take beats everything; else every move not proven lost; if every move loses, all of them.
     assert module.sound_moves({0: WIN, 1: 3, 2: -WIN}) == (0,)
