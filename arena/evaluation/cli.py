@@ -87,6 +87,37 @@ def add_eval_parser(sub: Any) -> None:
         help="rating anchor for the Elo fit (repeatable); adds to or overrides the default: the documented table "
         "for built-in games, random=0 for any other",
     )
+    g = p.add_argument_group("pass@k (docs/evaluation.md, 'pass@k')")
+    g.add_argument(
+        "--pass-k",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="K",
+        help="also estimate pass@k against every tier: the share of problems where at least one of k sampled games "
+        "is won (or not lost), with distinct lines; needs a sampling player (--temperature > 0)",
+    )
+    g.add_argument(
+        "--pass-k-samples",
+        type=int,
+        default=None,
+        help="games played of each problem, shared evenly by the players of a mixture (default: the largest k)",
+    )
+    g.add_argument("--pass-k-problems", type=int, default=20, help="pass@k problems a tier, seat-balanced")
+    g.add_argument(
+        "--pass-k-start-plies",
+        type=int,
+        default=0,
+        help="random opening moves before each pass@k problem (0: the empty board; more: unseen openings)",
+    )
+    g.add_argument(
+        "--mix-with",
+        action="append",
+        default=[],
+        metavar="PLAYER",
+        help="another player (same forms as --player, same sampling options) that shares every pass@k problem's "
+        "games with --player, k/m games each: pass@k of the mixture (repeatable)",
+    )
     g = p.add_argument_group("model players")
     g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (0: greedy)")
     g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass")
@@ -121,6 +152,7 @@ def add_eval_parser(sub: Any) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from arena.evaluation.pass_k import check_pass_k
     from arena.evaluation.players import make_player
     from arena.evaluation.runner import EvalConfig, evaluate
     from arena.games.registry import get_spec
@@ -148,6 +180,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             probe_tier=args.probe_tier,
             start_plies=args.start_plies,
             anchors=dict(args.anchor) or None,
+            pass_k=tuple(args.pass_k),
+            pass_k_samples=args.pass_k_samples,
+            pass_k_problems=args.pass_k_problems,
+            pass_k_start_plies=args.pass_k_start_plies,
         )
     except ValidationError as exc:
         raise ArenaError(f"invalid evaluation options: {_flag_errors(exc)}") from None
@@ -157,27 +193,38 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _check_writable(json_path, "--json" if args.json else "--out")  # before any game is played, not after
     _check_writable(plot_path, "--plot" if args.plot else "--out")
     _check_writable(transcripts_path, "--transcripts" if args.transcripts else "--out")
-    player = make_player(
-        args.player,
-        get_spec(args.game).game(),
-        answer=AnswerFormat(mode=args.answer_mode),
-        temperature=args.temperature,
-        top_p=args.top_p,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        device=args.device,
-        base_url=args.base_url,
-        api_key_env=args.api_key_env,
-        concurrency=args.concurrency,
-        retries=args.retries,
-        backoff=args.backoff,
-        timeout=args.timeout,
-    )
+    if args.mix_with and not args.pass_k:
+        raise ArenaError("--mix-with: a mixture of players is judged by pass@k only: add --pass-k")
+    if config.pass_k:  # before any model is loaded
+        check_pass_k(config.pass_k, config.pass_k_games, 1 + len(args.mix_with))
+    players = []
     try:
-        report = evaluate(player, config=config, progress=not args.no_progress)
+        for spec in (args.player, *args.mix_with):
+            players.append(
+                make_player(
+                    spec,
+                    get_spec(args.game).game(),
+                    answer=AnswerFormat(mode=args.answer_mode),
+                    temperature=args.temperature,
+                    top_p=args.top_p,
+                    max_new_tokens=args.max_new_tokens,
+                    batch_size=args.batch_size,
+                    device=args.device,
+                    base_url=args.base_url,
+                    api_key_env=args.api_key_env,
+                    concurrency=args.concurrency,
+                    retries=args.retries,
+                    backoff=args.backoff,
+                    timeout=args.timeout,
+                )
+            )
+        report = evaluate(players[0], config=config, progress=not args.no_progress, mix_with=players[1:])
     finally:
-        player.close()
+        for player in players:
+            player.close()
     console.print(report.table())
+    if report.pass_at_k:
+        console.print(report.pass_k_table())
     if report.solver_note:
         console.print(report.solver_note)
     if report.probes:

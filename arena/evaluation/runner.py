@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.env import TextGameEnv, turn_record
 from arena.errors import ArenaError
+from arena.evaluation.pass_k import check_pass_k, pass_k_entry
 from arena.evaluation.players import EndpointError, Player, Turn, make_player
 from arena.evaluation.quality import MoveJudge
 from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, move_entropy, wilson_interval
@@ -73,6 +74,26 @@ class EvalConfig(BaseModel):
         description="Ratings of tiers used as anchors for the Elo fit, added to (or overriding) the default: the "
         "documented table for built-in games, random=0 for any other game.",
     )
+    pass_k: tuple[int, ...] = Field(
+        (),
+        description="Also estimate pass@k for these k against every tier: the share of problems (a seat, an opening "
+        "and the opponent's seeds) where at least one of k sampled games is won, or not lost. Empty: off. A sampling "
+        "player is needed (temperature > 0) for the k games to differ by more than the opponent's randomness.",
+    )
+    pass_k_samples: int | None = Field(
+        None,
+        ge=1,
+        description="Games played of each pass@k problem, split evenly over the players of a mixture; at least the "
+        "largest k (the default). More games give a less noisy estimate of the same pass@k.",
+    )
+    pass_k_problems: int = Field(20, ge=1, description="pass@k problems a tier, seat-balanced.")
+    pass_k_start_plies: int = Field(
+        0,
+        ge=0,
+        le=8,
+        description="Random moves played before each pass@k problem (one more on odd problems, so both seats are "
+        "probed; the player is the side to move): 0 starts from the empty board, more from unseen openings.",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> EvalConfig:
@@ -87,7 +108,26 @@ class EvalConfig(BaseModel):
             parse_opponent(tier)
         if len(set(self.tiers)) != len(self.tiers):
             raise ValueError(f"tiers must be distinct, got {list(self.tiers)}")
+        if any(k < 1 for k in self.pass_k) or len(set(self.pass_k)) != len(self.pass_k):
+            raise ValueError(f"pass_k must be distinct positive integers, got {list(self.pass_k)}")
+        defaults = {k: type(self).model_fields[k].default for k in _PASS_K_FIELDS}
+        if not self.pass_k and (unused := [k for k, v in defaults.items() if getattr(self, k) != v]):
+            named = ", ".join(f"{k} (--{k.replace('_', '-')})" for k in unused)
+            raise ValueError(f"{named} only shape pass@k games: set pass_k (--pass-k) too, or leave them out")
+        if self.pass_k_samples is not None and self.pass_k and self.pass_k_samples < max(self.pass_k):
+            raise ValueError(
+                f"pass_k_samples={self.pass_k_samples} is fewer than the largest k ({max(self.pass_k)}): pass@k needs "
+                "at least k games a problem"
+            )
         return self
+
+    @property
+    def pass_k_games(self) -> int:
+        """Games played of each pass@k problem (all players of a mixture together)."""
+        return self.pass_k_samples or max(self.pass_k, default=0)
+
+
+_PASS_K_FIELDS = ("pass_k_samples", "pass_k_problems", "pass_k_start_plies")
 
 
 @dataclass
@@ -112,29 +152,21 @@ class GameRecord:
     verdicts: list[Any] = field(default_factory=list, repr=False)
     # What the player was shown and said, turn by turn (the same fields as training transcripts).
     transcript: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    # pass@k games only: which of the problem's games this is, and who played it.
+    sample: int | None = None
+    player: str | None = None
 
     @property
     def score(self) -> float:
         return {"win": 1.0, "draw": 0.5}.get(self.result, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, k)
-            for k in (
-                "group",
-                "tier",
-                "index",
-                "seat",
-                "start",
-                "moves",
-                "result",
-                "agent_turns",
-                "format_errors",
-                "invalid_moves",
-                "think_chars",
-                "transcript",
-            )
-        }
+        keys = ("group", "tier", "index", "seat", "start", "moves", "result", "agent_turns", "format_errors")
+        return {k: getattr(self, k) for k in (*keys, "invalid_moves", "think_chars", "transcript", *self._pass_k_keys)}
+
+    @property
+    def _pass_k_keys(self) -> tuple[str, ...]:
+        return () if self.sample is None else ("sample", "player")
 
 
 @dataclass(frozen=True)
@@ -147,6 +179,7 @@ class _Job:
     env_seed: int
     opponent_seed: int
     player_seed: int
+    sample: int | None = None  # pass@k games: which of the problem's games
 
 
 def _rate(num: float, den: float) -> float | None:
@@ -219,6 +252,7 @@ class EvalReport:
     solver: str
     solver_note: str = ""
     failures: dict[str, Any] = field(default_factory=dict)
+    pass_at_k: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed_games(self) -> int:
@@ -263,6 +297,7 @@ class EvalReport:
             "probes": self.probes,
             "elapsed_s": round(self.elapsed_s, 3),
             "failures": self.failures,
+            "pass_at_k": self.pass_at_k,
         }
         if include_games:
             out["games"] = [g.to_dict() for g in self.games]
@@ -275,7 +310,7 @@ class EvalReport:
         keys = ("group", "tier", "index", "seat", "start", "result", "transcript")
         with path.open("w") as f:
             for g in self.games:
-                f.write(json.dumps({k: getattr(g, k) for k in keys}) + "\n")
+                f.write(json.dumps({k: getattr(g, k) for k in (*keys, *g._pass_k_keys)}) + "\n")
         return path
 
     def to_json(self, include_games: bool = False) -> str:
@@ -331,6 +366,28 @@ class EvalReport:
             table.caption = f"rating {r['rating']:.0f} [{r['low']:.0f}, {r['high']:.0f}] (anchors: {r['anchors']})"
         return table
 
+    def pass_k_table(self) -> Any:
+        """A rich table of pass@k a tier: won and not lost in at least one of k games, with 95% intervals."""
+        from rich.table import Table
+
+        p = self.pass_at_k
+        start = "the empty board" if not p["start_plies"] else f"{p['start_plies']}-ply random openings"
+        table = Table(
+            title=f"pass@k of {' + '.join(p['players'])}: {p['problems_per_tier']} problems a tier from {start}, "
+            f"{p['games_per_problem']} games a problem"
+        )
+        for col in ("tier", "at least one", *(f"pass@{k} [95% CI]" for k in p["k"]), "lines (won)"):
+            table.add_column(col, justify="left" if col in ("tier", "at least one") else "right")
+        for t in p["tiers"]:
+            for outcome, label in (("win", "won"), ("not_lost", "not lost")):
+                cells = []
+                for k in p["k"]:
+                    value, (lo, hi) = t["pass_at_k"][str(k)][outcome], t["pass_at_k"][str(k)][f"{outcome}_ci"]
+                    cells.append("-" if value is None else f"{100 * value:.0f}% [{100 * lo:.0f}-{100 * hi:.0f}]")
+                lines = f"{t['distinct_lines']} ({t['distinct_winning_lines']})" if outcome == "win" else ""
+                table.add_row(t["tier"] if outcome == "win" else "", label, *cells, lines)
+        return table
+
     def plot(self, path: str | Path) -> Path:
         """A PNG bar chart of the score against each tier with its 95% interval."""
         from matplotlib.figure import Figure  # no pyplot: the caller's backend (e.g. a notebook's) is left alone
@@ -375,20 +432,29 @@ def _random_start(game: Any, plies: int, rng: np.random.Generator) -> tuple[int,
     raise ArenaError(f"could not find a start position of {plies} plies that leaves the game open")
 
 
-def _jobs(config: EvalConfig, group: str, tier: str, n: int, starts: bool = False) -> list[_Job]:
-    """Seat-balanced games (even index: first seat); with `starts`, each game begins from a random opening of
-    `start_plies` moves (one more on odd games, so both seats are probed) and the agent is the side to move."""
+def _jobs(
+    config: EvalConfig, group: str, tier: str, n: int, start_plies: int = 0, samples: Sequence[int] = ()
+) -> list[_Job]:
+    """Seat-balanced games (even index: first seat); with `start_plies`, each game begins from a random opening of
+    that many moves (one more on odd games, so both seats are probed) and the agent is the side to move.
+
+    With `samples` (pass@k), each of the n games is a problem played once per sample: the same seat, opening, env
+    and opponent seeds, and a player seed of the sample's own."""
     game = get_spec(config.game).game()
     jobs = []
     for i in range(n):
         rng = _seed(config.seed, group, i)
         seat = "first" if i % 2 == 0 else "second"
         start: tuple[int, ...] = ()
-        if starts:
-            start = _random_start(game, config.start_plies + i % 2, rng)
+        if start_plies:
+            start = _random_start(game, start_plies + i % 2, rng)
             seat = "first" if game.to_move(game.play(start)) == 0 else "second"
-        seeds = rng.integers(1 << 62, size=3)
-        jobs.append(_Job(group, tier, i, seat, start, int(seeds[0]), int(seeds[1]), int(seeds[2])))
+        seeds = [int(x) for x in rng.integers(1 << 62, size=3)]
+        if not samples:
+            jobs.append(_Job(group, tier, i, seat, start, *seeds))
+        for j in samples:
+            player_seed = int(_seed(config.seed, group, i, "sample", j).integers(1 << 62))
+            jobs.append(_Job(group, tier, i, seat, start, seeds[0], seeds[1], player_seed, sample=j))
     return jobs
 
 
@@ -405,8 +471,11 @@ class _Slot:
 ProgressCallback = Callable[[int, int], None]
 
 
-def _unplayed(job: _Job) -> GameRecord:
-    return GameRecord(job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0)
+def _unplayed(job: _Job, player: Player) -> GameRecord:
+    record = GameRecord(job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0)
+    if job.sample is not None:
+        record.sample, record.player = job.sample, player.name
+    return record
 
 
 def _messages(slot: _Slot, config: EvalConfig) -> list[dict[str, str]]:
@@ -454,7 +523,7 @@ def run_games(
             env = envs.pop() if envs else TextGameEnv(game=config.game, opponent=job.tier, **env_kwargs)
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
             _, info = env.reset(seed=job.env_seed, options=options)
-            record = _unplayed(job)
+            record = _unplayed(job, player)
             active.append(_Slot(job, env, info, np.random.default_rng(job.player_seed), record))
         turns = [Turn(_messages(s, config), s.env.state, tuple(s.info["legal_moves"]), s.rng) for s in active]
         started = time.perf_counter()
@@ -469,7 +538,7 @@ def run_games(
             raise ArenaError(f"player {player.name!r} returned {len(answers)} completions for {len(turns)} turns")
         if all(a is None for a in answers):  # the endpoint is down: stop rather than fail every game slowly
             failures.stopped = True
-            unplayed = [s.record for s in active] + [_unplayed(job) for job in pending]
+            unplayed = [s.record for s in active] + [_unplayed(job, player) for job in pending]
             for rec in unplayed:
                 rec.result = "failed"
             failures.games += unplayed
@@ -524,6 +593,7 @@ def evaluate(
     config: EvalConfig | None = None,
     progress: bool = False,
     player_options: dict[str, Any] | None = None,
+    mix_with: Sequence[Player | str | tuple[Any, Any]] = (),
     **overrides: Any,
 ) -> EvalReport:
     """Evaluate a player against opponent tiers.
@@ -533,23 +603,24 @@ def evaluate(
     sets everything else; the positional arguments fill `game`, `tiers`, `games_per_tier` and `seed` when no
     config is given. `player_options` go to the player built from a spec or a pair (`temperature`, `top_p`,
     `max_new_tokens`, `base_url`, ...: see `make_player`).
+
+    `mix_with` names more players (built the same way) that share the pass@k games with `player`, each playing
+    an equal part of every problem's games: pass@k of the mixture (see `arena.evaluation.pass_k`). The tier games
+    and probes are `player`'s alone.
     """
     if config is None:
         config = EvalConfig(game=game, tiers=tuple(tiers), games_per_tier=games_per_tier, seed=seed, **overrides)
     elif overrides:
         config = EvalConfig.model_validate({**config.model_dump(), **overrides})
+    if mix_with and not config.pass_k:
+        raise ArenaError("a mixture of players is judged by pass@k only: set pass_k (--pass-k) too")
+    if config.pass_k:
+        check_pass_k(config.pass_k, config.pass_k_games, 1 + len(mix_with))
     spec = get_spec(config.game)
     rules = spec.game()
-    owned = not isinstance(player, Player)
-    if isinstance(player, tuple):
-        from arena.evaluation.players import HFPlayer
-
-        model, tokenizer = player
-        options = {"batch_size": config.batch_size, "name": "model", **(player_options or {})}
-        player = HFPlayer(model, tokenizer, **options)
-    elif isinstance(player, str):
-        options = {"batch_size": config.batch_size, **(player_options or {})}
-        player = make_player(player, rules, answer=AnswerFormat(mode=config.answer_mode), **options)
+    given = (player, *mix_with)
+    players = [_as_player(p, config, rules, player_options) for p in given]
+    player = players[0]
     judge = MoveJudge(rules, exact_max_length=config.move_quality_max_moves) if config.move_quality else None
 
     jobs: list[_Job] = []
@@ -559,7 +630,24 @@ def evaluate(
         for tier in MEMORISATION_TIERS:
             if tier not in config.tiers:
                 jobs += _jobs(config, f"probe:{tier}", tier, config.probe_games)
-        jobs += _jobs(config, f"probe:starts:{config.probe_tier}", config.probe_tier, config.probe_games, starts=True)
+        group = f"probe:starts:{config.probe_tier}"
+        jobs += _jobs(config, group, config.probe_tier, config.probe_games, start_plies=config.start_plies)
+    share = config.pass_k_games // len(players) if config.pass_k else 0
+    pass_k_jobs = [
+        [
+            job
+            for tier in config.tiers
+            for job in _jobs(
+                config,
+                f"pass@k:{tier}",
+                tier,
+                config.pass_k_problems,
+                start_plies=config.pass_k_start_plies,
+                samples=range(p * share, (p + 1) * share),
+            )
+        ]
+        for p in range(len(players) if config.pass_k else 0)
+    ]
 
     started = time.perf_counter()
     bar, task, callback = None, None, None
@@ -567,7 +655,7 @@ def evaluate(
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         bar = Progress(TextColumn("[bold]eval[/bold]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        task = bar.add_task("games", total=len(jobs))
+        task = bar.add_task("games", total=len(jobs) + sum(map(len, pass_k_jobs)))
         bar.start()
 
         def callback(done: int, total: int) -> None:
@@ -576,11 +664,15 @@ def evaluate(
     failures = _Failures()
     try:
         records = run_games(player, jobs, config, judge, callback, failures)
+        pass_k_records = [
+            run_games(players[p], mine, config, None, callback, failures) for p, mine in enumerate(pass_k_jobs)
+        ]
     finally:
         if bar is not None:
             bar.stop()
-        if owned:
-            player.close()
+        for built, asked in zip(players, given, strict=True):
+            if not isinstance(asked, Player):  # built here: closed here
+                built.close()
     elapsed = time.perf_counter() - started
 
     by_group: dict[str, list[GameRecord]] = {}
@@ -595,12 +687,57 @@ def evaluate(
         tiers=tier_entries,
         rating=_rating(config, tier_entries),
         probes=_probes(config, by_group) if config.probes else {},
-        games=[r for t in config.tiers for r in by_group.get(t, [])],
+        games=[r for t in config.tiers for r in by_group.get(t, [])]
+        + sorted((r for mine in pass_k_records for r in mine), key=lambda r: (r.group, r.index, r.sample or 0)),
         elapsed_s=elapsed,
         solver=judge.solver if judge is not None else "off",
         solver_note=judge.note if judge is not None else "",
         failures=_failure_summary(player, len(jobs), failures),
+        pass_at_k=_pass_k_report(config, players, pass_k_records),
     )
+
+
+def _as_player(
+    player: Player | str | tuple[Any, Any], config: EvalConfig, rules: Any, options: dict[str, Any] | None
+) -> Player:
+    """A `Player` as given, or built from a spec string or an in-memory `(model, tokenizer)` pair."""
+    if isinstance(player, tuple):
+        from arena.evaluation.players import HFPlayer
+
+        model, tokenizer = player
+        return HFPlayer(model, tokenizer, **{"batch_size": config.batch_size, "name": "model", **(options or {})})
+    if isinstance(player, str):
+        options = {"batch_size": config.batch_size, **(options or {})}
+        return make_player(player, rules, answer=AnswerFormat(mode=config.answer_mode), **options)
+    return player
+
+
+def _pass_k_report(
+    config: EvalConfig, players: Sequence[Player], records: Sequence[Sequence[GameRecord]]
+) -> dict[str, Any]:
+    """The report's `pass_at_k` section: how it was played and one entry a tier (see `pass_k_entry`)."""
+    if not config.pass_k:
+        return {}
+    share, tiers = config.pass_k_games // len(players), []
+    for tier in config.tiers:
+        problems: list[list[list[GameRecord]]] = [[[] for _ in players] for _ in range(config.pass_k_problems)]
+        for p, mine in enumerate(records):
+            for rec in mine:
+                if rec.tier == tier:
+                    problems[rec.index][p].append(rec)
+        complete = [games for games in problems if all(len(mine) == share for mine in games)]
+        entry = pass_k_entry(tier, config.pass_k, [p.name for p in players], complete)
+        entry["incomplete_problems"] = len(problems) - len(complete)  # a game failed (an endpoint): left out
+        tiers.append(entry)
+    return {
+        "k": list(config.pass_k),
+        "players": [p.name for p in players],
+        "games_per_problem": config.pass_k_games,
+        "games_per_player": config.pass_k_games // len(players),
+        "problems_per_tier": config.pass_k_problems,
+        "start_plies": config.pass_k_start_plies,
+        "tiers": tiers,
+    }
 
 
 def _failure_summary(player: Player, games: int, failures: _Failures) -> dict[str, Any]:
