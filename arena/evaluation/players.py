@@ -136,19 +136,7 @@ class HFPlayer(Player):
     ) -> HFPlayer:
         """Load a model and tokenizer by local path (a checkpoint, or a run directory: its latest checkpoint-N)
         or hub id."""
-        resolved = resolve_checkpoint(path)
-        torch, transformers = _train_extra()
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(resolved)
-            if (Path(resolved) / ADAPTER_CONFIG).exists():  # a LoRA run's checkpoint or final: base + adapter
-                model = _merged_adapter(resolved, dtype)
-            else:
-                model = transformers.AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
-        except OSError as exc:
-            raise ArenaError(f"cannot load a model from {path!r}: {exc}") from exc
-        model.to(device).eval()
+        model, tokenizer = load_pretrained(path, device=device, dtype=dtype)
         return cls(model, tokenizer, name=name or f"model:{path}", **kwargs)
 
     def act(self, turns: Sequence[Turn]) -> list[str]:
@@ -237,6 +225,25 @@ def resolve_checkpoint(path: str) -> str:
             raise ArenaError(f"{path!r} has no config.json and no checkpoint-N directory: not a model checkpoint")
         return str(max(steps)[1])
     return path
+
+
+def load_pretrained(path: str, *, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any]:
+    """A model (in eval mode, on `device`) and its tokenizer from a local path (a checkpoint; a run directory: its
+    latest checkpoint-N; a LoRA adapter: merged into its base), an installed catalog model or a hub id."""
+    resolved = resolve_checkpoint(path)
+    torch, transformers = _train_extra()
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(resolved)
+        if (Path(resolved) / ADAPTER_CONFIG).exists():  # a LoRA run's checkpoint or final: base + adapter
+            model = _merged_adapter(resolved, dtype)
+        else:
+            model = transformers.AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
+    except OSError as exc:
+        raise ArenaError(f"cannot load a model from {path!r}: {exc}") from exc
+    model.to(device).eval()
+    return model, tokenizer
 
 
 def _train_extra() -> tuple[Any, Any]:

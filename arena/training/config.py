@@ -46,6 +46,20 @@ class LoraSection(_Section):
     )
 
 
+def _model_path(value: str, other: str) -> str:
+    """`value` if it can name a model: an installed catalog model, an existing folder or a hub id."""
+    try:
+        resolve_model(value)  # a catalog name must be installed; its error gives the install command
+    except ModelNotInstalledError as exc:
+        raise ValueError(str(exc)) from None
+    if missing_model_folder(value):
+        raise ValueError(
+            f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face id "
+            f"like 'org/name', {other}"
+        )
+    return value
+
+
 class ModelSection(_Section):
     name_or_path: str = Field(
         TINY_MODEL,
@@ -78,16 +92,7 @@ class ModelSection(_Section):
     @field_validator("name_or_path")
     @classmethod
     def _local_path_exists(cls, value: str) -> str:
-        try:
-            resolve_model(value)  # a catalog name must be installed; its error gives the install command
-        except ModelNotInstalledError as exc:
-            raise ValueError(str(exc)) from None
-        if missing_model_folder(value):
-            raise ValueError(
-                f"no such folder {value!r}; pass the folder of a saved model (with its config.json), a Hugging Face "
-                "id like 'org/name', or 'tiny'"
-            )
-        return value
+        return _model_path(value, "or 'tiny'")
 
 
 class WarmupSection(_Section):
@@ -290,6 +295,39 @@ class EvalSection(_Section):
         return tiers
 
 
+class ExplorerSection(_Section):
+    """An explorer stage (docs/exploration.md): GRPO from model.name_or_path plus a term that pushes up the answers
+    the reference policy gives more likely than the exploitation policy does."""
+
+    reference: str = Field(
+        min_length=1,
+        description="The reference policy pi_ref, frozen: the model before RL (a run's warmup/ folder, or the base "
+        "chat model). A folder, a run directory (its latest checkpoint), a catalog model or a hub id.",
+    )
+    exploitation: str = Field(
+        min_length=1,
+        description="The exploitation policy eta, frozen: the RL-trained model the explorer departs from (a run's "
+        "final/ folder). Same forms as reference.",
+    )
+    delta: float = Field(
+        1.0,
+        gt=0.0,
+        description="Clip of each answer token's weight min(exp(advantage) * (log pi_ref - log eta), delta); tokens "
+        "with log pi_ref <= log eta get no gradient.",
+    )
+    coef: float = Field(
+        1.0,
+        ge=0.0,
+        description="Weight of the explorer's term beside GRPO's own loss on the same answers (0: plain GRPO from "
+        "model.name_or_path, with the explorer's metrics logged).",
+    )
+
+    @field_validator("reference", "exploitation")
+    @classmethod
+    def _local_path_exists(cls, value: str) -> str:
+        return _model_path(value, "or a training run directory")
+
+
 def _curriculum(value: Any) -> Any:
     return parse_config(value) if isinstance(value, Mapping) else value
 
@@ -310,6 +348,11 @@ class TrainConfig(_Section):
     grpo: GRPOSection = Field(default_factory=GRPOSection, description="GRPO settings (TRL's GRPOTrainer).")
     exploration: ExplorationSection = Field(default_factory=ExplorationSection, description="Sampling temperature.")
     eval: EvalSection = Field(default_factory=EvalSection, description="Evaluation against opponent tiers.")
+    explorer: ExplorerSection | None = Field(
+        None,
+        description="Train an explorer policy (docs/exploration.md): the same games and advantages, GRPO's loss plus "
+        "the explorer's term. None: plain GRPO.",
+    )
 
     @field_validator("game")
     @classmethod
@@ -362,6 +405,11 @@ class TrainConfig(_Section):
                     f"grpo.{name} applies to turn rollouts (a group answers one position): "
                     "set grpo.rollout turn or unset it"
                 )
+        if self.explorer is not None and (self.warmup.enabled or self.model.is_tiny):
+            raise ValueError(
+                "an explorer starts from a trained policy: set model.name_or_path to explorer.reference or "
+                "explorer.exploitation (the paper starts from either) and warmup.enabled false"
+            )
         if self.model.trust_remote_code and self.model.is_tiny:
             raise ValueError("model.trust_remote_code applies to hub models only; the tiny model has no remote code")
         return self

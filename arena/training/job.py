@@ -144,6 +144,30 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
     return path
 
 
+def _explorer_models(config: TrainConfig, tokenizer: Any) -> dict[str, Any]:
+    """The explorer stage's frozen reference and exploitation models, and its delta (`ExplorerTrainer`'s keywords).
+    Both must read the trained model's tokens: their log-probabilities are taken on its answers."""
+    from arena.evaluation.players import load_pretrained
+
+    e = config.explorer
+    assert e is not None
+    out: dict[str, Any] = {"delta": e.delta, "coef": e.coef}
+    for name in ("reference", "exploitation"):
+        path = getattr(e, name)
+        model, theirs = load_pretrained(path, device="cpu")
+        if theirs.get_vocab() != tokenizer.get_vocab():
+            raise ArenaError(
+                f"explorer.{name}={path!r} has another tokenizer than model.name_or_path="
+                f"{config.model.name_or_path!r}: the three policies must share one (start the explorer from the "
+                "reference or the exploitation model)"
+            )
+        out[name] = model
+    console.print(
+        f"explorer stage: reference {e.reference}, exploitation {e.exploitation}, delta {e.delta}, coef {e.coef}"
+    )
+    return out
+
+
 def _set_reference(model: Any, tokenizer: Any, run_dir: Path, main: bool) -> None:
     """Point the model's config at the KL reference TRL should load: the warm-up model when there was one, else
     the model as GRPO starts. A model built in code (the tiny one) has no path of its own, so it is saved."""
@@ -336,7 +360,12 @@ def _train(
         )
     stop = _StopOnCtrlC(enabled=dist.num_processes == 1)
     callbacks = [*_callbacks(rollout, config, run_dir, tokenizer), _stop_callback(stop)]
-    trainer = GRPOTrainer(
+    trainer_class, explorer = GRPOTrainer, {}
+    if config.explorer is not None:
+        from .explorer import ExplorerTrainer
+
+        trainer_class, explorer = ExplorerTrainer, _explorer_models(config, tokenizer)
+    trainer = trainer_class(
         model=model,
         processing_class=tokenizer,
         reward_funcs=[rollout.reward],
@@ -345,6 +374,7 @@ def _train(
         rollout_func=rollout,
         peft_config=peft_config,
         callbacks=callbacks,
+        **explorer,
     )
     callbacks[0].trainer = trainer
     if config.grpo.use_vllm:

@@ -256,6 +256,8 @@ class ArenaRollout:
             "games/invalid_move_rate": sum(ep.info.get("invalid_moves", 0) for ep in episodes) / turns,
             "games/format_rate": 1 - sum(ep.info.get("format_errors", 0) for ep in episodes) / turns,
             "games/agent_turns": turns / len(episodes),
+            # distinct move sequences among the step's games (whole games, the start's moves included)
+            "games/distinct_lines": len({tuple(ep.info.get("moves", ())) for ep in episodes}),
             "exploration/temperature": temperature,
             "rollout/seconds": elapsed,
             "rollout/generation_seconds": stats.generation_s,

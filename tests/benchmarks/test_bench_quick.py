@@ -263,3 +263,32 @@ def test_oracle_calibration_scores_each_first_move_by_its_solved_value(monkeypat
     module.relabel([win, blunder, opening, invalid], game, Minimax(game), RewardConfig())
     assert [ep.components["outcome"] for ep in (win, blunder, opening, invalid)] == [1.0, 0.0, 0.5, 0.5]
     assert win.reward == pytest.approx(1.2) and invalid.reward == pytest.approx(0.6)
+
+
+@pytest.mark.slow
+def test_explorer_recipe_trains_an_explorer_and_compares_three_players(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from arena.models.tiny import save_tiny_model
+
+    run = tmp_path / "run"  # a stand-in for a main-job run: two tiny models as its warm-up and final policies
+    save_tiny_model(run / "warmup", seed=1)
+    save_tiny_model(run / "final", seed=2)
+    out = tmp_path / "explorer.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_explorer.py"), "--run", str(run), "--steps", "2",
+           "--problems", "2", "--k", "2", "--out", str(out), "--grpo.groups_per_step", "2",
+           "--grpo.max_new_tokens", "6"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    (seed,) = result["results"]
+    assert list(seed["arms"]) == ["eta", "eta + explorer", "eta + reference"]
+    mixed = seed["arms"]["eta + explorer"]
+    assert mixed["games_per_player"] == 1 and [t["tier"] for t in mixed["tiers"]] == ["perfect", "perfect-first"]
+    assert "eta + explorer" in proc.stdout and "KL to eta" in proc.stdout
+    bad = subprocess.run([*cmd[:2], "--run", str(tmp_path)], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0 and "no warmup/ model there" in bad.stderr

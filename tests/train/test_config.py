@@ -18,8 +18,13 @@ def test_there_are_presets():
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
-def test_presets_validate_and_round_trip(path, monkeypatch):
+def test_presets_validate_and_round_trip(path, monkeypatch, tmp_path):
     import importlib.util
+
+    # The explorer preset names a main-job run the user replaces on the command line: give it one.
+    for folder in ("warmup", "final"):
+        (tmp_path / "runs" / "MAIN-JOB-RUN" / folder).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
 
     real = importlib.util.find_spec
     # GPU presets name vLLM and peft; validation checks they are installed, so pretend they are.
