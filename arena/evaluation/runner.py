@@ -116,8 +116,8 @@ class EvalConfig(BaseModel):
             raise ValueError(f"{named} only shape pass@k games: set pass_k (--pass-k) too, or leave them out")
         if self.pass_k_samples is not None and self.pass_k and self.pass_k_samples < max(self.pass_k):
             raise ValueError(
-                f"pass_k_samples={self.pass_k_samples} is fewer than the largest k ({max(self.pass_k)}): pass@k needs "
-                "at least k games a problem"
+                f"pass_k_samples (--pass-k-samples) {self.pass_k_samples} is fewer than the largest k "
+                f"({max(self.pass_k)}): pass@k needs at least k games a problem"
             )
         return self
 
@@ -692,7 +692,7 @@ def evaluate(
         elapsed_s=elapsed,
         solver=judge.solver if judge is not None else "off",
         solver_note=judge.note if judge is not None else "",
-        failures=_failure_summary(player, len(jobs), failures),
+        failures=_failure_summary(player, len(jobs) + sum(map(len, pass_k_jobs)), failures),
         pass_at_k=_pass_k_report(config, players, pass_k_records),
     )
 

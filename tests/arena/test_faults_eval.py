@@ -255,3 +255,16 @@ def test_arena_eval_names_a_missing_model_folder(tmp_path, capsys, wide_console)
         f"error: no such model folder {str(missing)!r}; pass the folder of a saved model (with its config.json), a "
         "training run directory, or a Hugging Face id like 'org/name'"
     )
+
+
+def test_pass_k_leaves_out_problems_whose_games_failed():
+    # Tier games: 2 requests; then the pass@k games, 2 problems x 2 samples, one request each (the illegal move
+    # forfeits): two more are answered, the rest fail.
+    player = _Dropping(fail_after=4)
+    report = evaluate(
+        player, tiers=["random"], games_per_tier=2, batch_size=1, move_quality=False, pass_k=(2,), pass_k_problems=2
+    )
+    entry = report.pass_at_k["tiers"][0]
+    assert (entry["problems"], entry["incomplete_problems"]) == (1, 1)
+    assert entry["pass_at_k"]["2"]["win"] == 0.0 and entry["games"] == 2
+    assert report.failures["games"] == 6 and report.failures["failed_games"] == 2
