@@ -106,4 +106,6 @@ class ExplorerTrainer(GRPOTrainer):
             self._metrics[mode]["explorer/fire_rate"].append(((gap > 0) * mask).sum().item() / tokens)
             self._metrics[mode]["explorer/weight_mean"].append((weights * mask).sum().item() / tokens)
             self._metrics[mode]["explorer/loss"].append(explore.item())
-        return loss + self.coef * explore
+        # GRPO's loss comes scaled for gradient accumulation (transformers' own scaling is off for it): so is this term.
+        normalizer = getattr(self, "current_gradient_accumulation_steps", 1) if mode == "train" else 1.0
+        return loss + self.coef * explore / normalizer
