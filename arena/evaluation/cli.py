@@ -38,7 +38,11 @@ def add_eval_parser(sub: Any) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--player", required=True, help=PLAYER_HELP)
-    p.add_argument("--game", default="tictactoe", help="registered game name")
+    p.add_argument(
+        "--game",
+        default=None,
+        help="registered game name (default: the game a training run's model was trained on, else tictactoe)",
+    )
     p.add_argument(
         "--tiers", nargs="+", default=["random", "noisy-0.5", "depth-2", "perfect"], help="opponent tiers to play"
     )
@@ -56,15 +60,15 @@ def add_eval_parser(sub: Any) -> None:
     p.add_argument(
         "--context",
         choices=["turn", "game"],
-        default="turn",
+        default=None,
         help="what the player sees each move: the current prompt alone (turn), or the whole game so far as a "
-        "multi-turn chat (game: how training plays; use it for models trained here)",
+        "multi-turn chat (game), as the model was trained (grpo.rollout); default: a training run's own, else turn",
     )
     p.add_argument(
         "--board-layout",
         default=None,
         help="how the board is written, as the model was trained (env.board_layout; connect four: rows or "
-        "columns); default: the game's own",
+        "columns); default: a training run's own, else the game's own",
     )
     p.add_argument("--no-move-quality", action="store_true", help="skip judging moves against the solved game")
     p.add_argument(
@@ -161,6 +165,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:  # piped or in CI: rich would fall back to 80 columns and elide the table
         console = Console(width=140)
+    trained: dict[str, Any] = {}
+    source = None
+    if None in (args.game, args.board_layout, args.context):  # a flag not given: as the run trained the model
+        trained, source = trained_as([args.player, *args.mix_with])
+    if source is not None:
+        asked = {"game": args.game, "board_layout": args.board_layout, "context": args.context}
+        taken = {k: v for k, v in trained.items() if asked[k] is None and v is not None}
+        if taken:
+            said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in taken.items())
+            console.print(f"as trained ({source}): {said}; a flag overrides it")
+        if args.game is not None and trained["game"] not in (None, args.game):
+            console.print(f"[yellow]note:[/yellow] --game {args.game}, but {source} trained on {trained['game']}")
+    args.game = args.game or trained.get("game") or "tictactoe"
+    args.board_layout = args.board_layout or trained.get("board_layout")
+    args.context = args.context or trained.get("context") or "turn"
     try:
         config = EvalConfig(
             game=args.game,
@@ -244,6 +263,61 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console.print(f"[red]incomplete evaluation:[/red] {message}")
         return 1
     return 0
+
+
+def _run_config(spec: str) -> Path | None:
+    """The config.yaml of the training run a `model:` player comes from: the run directory itself, or the run of
+    its checkpoint-N, final/ or warmup/ folder. None for any other player."""
+    kind, _, path = spec.partition(":")
+    if kind != "model" or not path:
+        return None
+    folder = Path(path).expanduser()
+    if (folder / "config.yaml").is_file():
+        return folder / "config.yaml"
+    if folder.name.startswith("checkpoint-") or folder.name in ("final", "warmup"):
+        run = folder.parent / "config.yaml"
+        return run if run.is_file() else None
+    return None
+
+
+def trained_as(specs: list[str]) -> tuple[dict[str, Any], str | None]:
+    """How the model players' training run showed them the game: {"game", "board_layout", "context"} read from its
+    config.yaml (context "game" for `game` rollouts, else "turn"), and the file; ({...None}, None) for players not
+    from a run. Players from runs that showed the game differently are refused: evaluate them apart."""
+    import yaml
+
+    found: list[tuple[dict[str, Any], str]] = []
+    for spec in specs:
+        path = _run_config(spec)
+        if path is None:
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise ArenaError(
+                f"cannot read {path} ({exc}); pass --game, --board-layout and --context yourself"
+            ) from None
+        env, grpo = data.get("env") or {}, data.get("grpo") or {}
+        found.append(
+            (
+                {
+                    "game": data.get("game"),
+                    "board_layout": env.get("board_layout"),
+                    "context": "game" if grpo.get("rollout", "game") == "game" else "turn",
+                },
+                str(path),
+            )
+        )
+    if not found:
+        return {"game": None, "board_layout": None, "context": None}, None
+    first, source = found[0]
+    for other, where in found[1:]:
+        if other != first:
+            raise ArenaError(
+                f"the players were trained seeing the game differently ({source}: {first}; {where}: {other}): "
+                "evaluate them apart, or pass --game, --board-layout and --context to override them all"
+            )
+    return first, source
 
 
 # EvalConfig fields whose flag is not the field name with dashes.

@@ -124,3 +124,57 @@ def test_arena_eval_takes_the_layout_and_names_a_wrong_one(tmp_path, capsys):
     assert report["config"]["board_layout"] == "columns"
     prompt = report["games"][0]["transcript"][0]["prompt"]
     assert re.fullmatch(r"([0-6]( [.XO]){6}\n){7}You play [XO]\..*", prompt, flags=re.S)
+
+
+def _fake_run(folder: Path, game: str, board_layout: str | None, rollout: str) -> Path:
+    """A training run's folder as `arena eval` reads it: its config.yaml and a final/ model."""
+    pytest.importorskip("transformers")
+    from arena.models.tiny import save_tiny_model
+    from arena.training.config import TrainConfig, config_to_yaml
+
+    config = TrainConfig.model_validate(
+        {"game": game, "env": {"board_layout": board_layout}, "grpo": {"rollout": rollout}}
+    )
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(config_to_yaml(config))
+    save_tiny_model(folder / "final", game=game)
+    return folder
+
+
+def test_arena_eval_shows_a_run_s_model_the_game_as_it_was_trained(tmp_path, capsys):
+    from arena.cli import main
+
+    run = _fake_run(tmp_path / "c4", "connect_four", "columns", "turn")
+    base = ["eval", "--tiers", "random", "--games", "2", "--no-progress", "--max-new-tokens", "4"]
+    out = tmp_path / "eval"
+    assert main([*base, "--player", f"model:{run}/final", "--out", str(out)]) == 0
+    assert "as trained" in capsys.readouterr().out
+    config = json.loads((out / "report.json").read_text())["config"]
+    assert (config["game"], config["board_layout"], config["context"]) == ("connect_four", "columns", "turn")
+    # A flag wins over the run's own; the run directory itself and a checkpoint-N folder are read the same way.
+    assert main([*base, "--player", f"model:{run}/final", "--board-layout", "rows", "--out", str(out)]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["board_layout"] == "rows"
+    (run / "final").rename(run / "checkpoint-2")
+    assert main([*base, "--player", f"model:{run}", "--out", str(out)]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["board_layout"] == "columns"
+    # 'game' rollouts: the player sees the whole game so far.
+    whole = _fake_run(tmp_path / "ttt", "tictactoe", None, "game")
+    assert main([*base, "--player", f"model:{whole}/final", "--out", str(out)]) == 0
+    config = json.loads((out / "report.json").read_text())["config"]
+    assert (config["game"], config["board_layout"], config["context"]) == ("tictactoe", None, "game")
+    # Two players trained to see the game differently cannot share an evaluation, unless every flag is given.
+    mixed = [
+        *base,
+        "--player",
+        f"model:{run}",
+        "--mix-with",
+        f"model:{whole}/final",
+        "--pass-k",
+        "2",
+        "--out",
+        str(out),
+    ]
+    assert main(mixed) == 2
+    assert "trained seeing the game differently" in capsys.readouterr().out
+    given = ["--game", "tictactoe", "--board-layout", "rows", "--context", "turn"]
+    assert main([*mixed, *given]) == 0
