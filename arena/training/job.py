@@ -145,8 +145,8 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
 
 
 def _explorer_models(config: TrainConfig, tokenizer: Any) -> dict[str, Any]:
-    """The explorer stage's frozen reference and exploitation models, and its delta (`ExplorerTrainer`'s keywords).
-    Both must read the trained model's tokens: their log-probabilities are taken on its answers."""
+    """The explorer stage's frozen reference and exploitation models, its delta and coef (`ExplorerTrainer`'s
+    keywords). Both models must read the trained model's tokens: their log-probabilities are taken on its answers."""
     from arena.evaluation.players import load_pretrained
 
     e = config.explorer
