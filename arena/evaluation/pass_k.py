@@ -77,15 +77,16 @@ def pass_k_entry(
         entry: dict[str, Any] = {}
         for name, ok in (("win", ("win",)), ("not_lost", ("win", "draw"))):
             total = sum(
-                mixture_pass_at_k([(len(games), sum(g.result in ok for g in games)) for games in players], k)
-                for players in problems
+                mixture_pass_at_k([(len(games), sum(g.result in ok for g in games)) for games in problem], k)
+                for problem in problems
             )
+            total = min(total, float(n))  # a float sum of estimates at most 1 must not round past n
             entry[name] = total / n if n else None
             entry[f"{name}_ci"] = list(wilson_interval(total, n))
         by_k[str(k)] = entry
-    lines = [{tuple(g.moves) for games in players for g in games} for players in problems]
-    won = [{tuple(g.moves) for games in players for g in games if g.result == "win"} for players in problems]
-    games = [g for players in problems for games in players for g in games]
+    lines = [{tuple(g.moves) for games in problem for g in games} for problem in problems]
+    won = [{tuple(g.moves) for games in problem for g in games if g.result == "win"} for problem in problems]
+    games = [g for problem in problems for mine in problem for g in mine]
     turns = sum(g.agent_turns for g in games)
     return {
         "tier": tier,
