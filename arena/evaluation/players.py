@@ -179,9 +179,9 @@ _TORCH_RNG = threading.Lock()
 def seeded_torch(seed: int, device: Any) -> Any:
     """torch's global generator seeded for one `generate` call and restored after it, without gradients.
 
-    transformers samples from the global generator, and training may generate in two threads at once (games
-    played ahead, `grpo.generate_ahead`, beside an evaluation), so one thread at a time holds it: the same seed
-    gives the same tokens whatever else runs."""
+    transformers samples from the global generator, so one thread at a time holds it here: the same seed gives the
+    same tokens whatever else of arena's runs. Training's rollouts do not use it: they sample with a generator of
+    their own (`arena.training.rollout.sampling_processor`), since TRL's update draws from the global one meanwhile."""
     import torch
 
     devices = [device.index or 0] if device.type == "cuda" else []

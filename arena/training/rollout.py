@@ -18,7 +18,7 @@ import numpy as np
 
 from arena.env import EnvConfig, TextGameEnv, turn_record
 from arena.errors import ArenaError
-from arena.evaluation.players import seeded_torch, stop_token_ids
+from arena.evaluation.players import stop_token_ids
 
 #: Positions kept from the policy's latest whole games for `path_starts`; older ones drop out.
 PATH_POOL_SIZE = 1024
@@ -109,7 +109,12 @@ def move_temperature_processor(tokenizer: Any, move_tag: str, base: float, move:
 
 
 def distinct_moves_processor(
-    tokenizer: Any, move_tag: str, distinct: DistinctMoves, temperature: float, prompt_width: int
+    tokenizer: Any,
+    move_tag: str,
+    distinct: DistinctMoves,
+    temperature: float,
+    prompt_width: int,
+    generator: Any = None,
 ) -> Any:
     """A transformers logits processor that makes the rows of a group try distinct legal moves (`DistinctMoves`).
 
@@ -117,7 +122,8 @@ def distinct_moves_processor(
     the whole policy for the group's first row, from the first tokens of the legal moves the group has not tried
     for the others; then it leaves only that token possible. Rows are served in order, so two rows of a group
     that reach their move at the same step still differ. A move whose number is several tokens is told apart by
-    its first token only; nucleus sampling (top-p) does not apply to these draws.
+    its first token only; nucleus sampling (top-p) does not apply to these draws. Draws come from `generator` (a
+    `torch.Generator`; torch's global one when None).
     """
     import torch
     from transformers import LogitsProcessor
@@ -150,7 +156,8 @@ def distinct_moves_processor(
                     continue  # every legal move tried: this row samples freely
                 logits = scores[i, candidates].float()
                 if temperature > 0:
-                    pick = candidates[int(torch.multinomial(torch.softmax(logits / temperature, dim=-1), 1))]
+                    probs = torch.softmax(logits / temperature, dim=-1)
+                    pick = candidates[int(torch.multinomial(probs, 1, generator=generator))]
                 else:
                     pick = candidates[int(logits.argmax())]
                 tried.add(pick)
@@ -159,6 +166,32 @@ def distinct_moves_processor(
             return scores
 
     return Distinct()
+
+
+def sampling_processor(generator: Any, record: bool) -> Any:
+    """A transformers logits processor that samples each row's next token from the scores it is given, with its own
+    `torch.Generator`, and leaves only that token possible: `generate` then runs greedily and never draws from torch's
+    global generator, which the training step uses at the same time when games are played ahead in another thread.
+    It draws as `generate`'s own sampling does (one `multinomial` over the softmax), so a generator seeded like the
+    global one gives the same tokens. With `record`, `logprobs` holds each step's log-probabilities of the drawn
+    tokens, as the scores it was given rate them."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class Sample(LogitsProcessor):
+        def __init__(self) -> None:
+            self.logprobs: list[Any] = []
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            probs = torch.softmax(scores, dim=-1)
+            tokens = torch.multinomial(probs, num_samples=1, generator=generator)
+            if record:
+                self.logprobs.append(torch.log_softmax(scores.float(), dim=-1).gather(-1, tokens).squeeze(-1))
+            picked = torch.full_like(scores, float("-inf"))
+            picked.scatter_(-1, tokens, 0.0)
+            return picked
+
+    return Sample()
 
 
 class TransformersBackend:
@@ -204,9 +237,12 @@ class TransformersBackend:
             input_ids[i, width - len(ctx) :] = torch.tensor(ctx)
             attention[i, width - len(ctx) :] = 1
         sample = temperature > 0
-        # Greedy decoding unsets the sampling knobs so transformers does not warn about the model's defaults.
-        kwargs: dict[str, Any] = {"do_sample": sample, "top_k": None}
-        kwargs.update(temperature=temperature if sample else None, top_p=top_p if sample else None)
+        # `generate` itself always decodes greedily (its sampling knobs unset, so transformers does not warn about
+        # the model's defaults); sampling is the processors' below, from a generator of this call's own. Games
+        # played ahead (`grpo.generate_ahead`) generate in a thread beside the training step, which draws from
+        # torch's global generator: neither disturbs the other, and the same seed gives the same tokens.
+        kwargs: dict[str, Any] = {"do_sample": False, "top_k": None, "temperature": None, "top_p": None}
+        generator = torch.Generator(device=device).manual_seed(seed)
         processors = []
         if distinct is not None:
             if len(distinct.groups) != len(contexts) or len(distinct.legal) != len(contexts):
@@ -214,16 +250,29 @@ class TransformersBackend:
             # First, on the raw scores: it draws each move at the move's own temperature and leaves one token,
             # which the move temperature processor below cannot change.
             move_t = move_temperature if move_temperature is not None else temperature
-            processors.append(distinct_moves_processor(self.tokenizer, self.move_tag, distinct, move_t, width))
-        if sample and move_temperature is not None and move_temperature != temperature:
             processors.append(
-                move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
+                distinct_moves_processor(self.tokenizer, self.move_tag, distinct, move_t, width, generator)
             )
+        sampler = None
+        if sample:
+            from transformers import TemperatureLogitsWarper, TopPLogitsWarper
+
+            if move_temperature is not None and move_temperature != temperature:
+                processors.append(
+                    move_temperature_processor(self.tokenizer, self.move_tag, temperature, move_temperature, width)
+                )
+            # In the order `generate`'s own sampling applies them.
+            if temperature != 1.0:
+                processors.append(TemperatureLogitsWarper(temperature))
+            if top_p < 1.0:
+                processors.append(TopPLogitsWarper(top_p=top_p))
+            sampler = sampling_processor(generator, self.want_logprobs)
+            processors.append(sampler)
         if processors:
             kwargs["logits_processor"] = processors
         was_training = self.model.training
         self.model.eval()
-        with seeded_torch(seed, device):
+        with torch.no_grad():
             shared = self._shared_prefill(contexts, width, device)
             if shared:
                 kwargs.update(shared)
@@ -240,7 +289,9 @@ class TransformersBackend:
         if was_training:
             self.model.train()
         new = out.sequences[:, width:]
-        if self.want_logprobs:
+        if self.want_logprobs and sampler is not None:  # the scores `generate` kept are the sampler's one-hot ones
+            chosen = torch.stack(sampler.logprobs[: new.shape[1]], dim=1)
+        elif self.want_logprobs:
             logprobs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
             chosen = logprobs.gather(-1, new.unsqueeze(-1)).squeeze(-1)
         else:

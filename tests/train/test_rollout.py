@@ -593,3 +593,37 @@ def test_warm_up_answers_are_well_formed_random_legal_moves_in_each_think_style(
     first = tokenizer.decode([t for t, m in zip(rows[0]["input_ids"], rows[0]["completion_mask"], strict=True) if m])
     assert first.startswith(f"<think>{think}</think>")  # X opens the first game, on an empty board
     assert len(moves) > 3  # random moves, not one favourite
+
+
+def test_sampling_leaves_torchs_global_generator_alone_for_a_step_running_beside_it(tiny):
+    """Games played ahead (`grpo.generate_ahead`) sample in a thread while the training step draws from torch's
+    global generator (TRL shuffles its batch with `torch.randperm`). Neither may disturb the other: the thread's
+    tokens are those of the same seed alone, and the step's draws those of its own seed alone."""
+    import threading
+
+    import torch
+
+    from arena.training.rollout import DistinctMoves
+
+    model, tokenizer = tiny
+    backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"], logprobs=True)
+    context = ChatFormatter(tokenizer).prompt_ids([{"role": "user", "content": "You play X.\n012\n345\n678"}])
+    kwargs = dict(
+        max_new_tokens=12,
+        temperature=1.5,
+        top_p=0.95,
+        seed=4,
+        distinct=DistinctMoves(groups=[0] * 4 + [1] * 4, legal=[list(range(9))] * 8),
+    )
+    alone = backend.generate([context] * 8, **kwargs)
+    beside: list = []
+    thread = threading.Thread(target=lambda: beside.extend(backend.generate([context] * 8, **kwargs)))
+    torch.manual_seed(1)
+    draws = []
+    thread.start()
+    while thread.is_alive() or len(draws) < 50:
+        draws.append(torch.randperm(64).tolist())
+    thread.join()
+    torch.manual_seed(1)
+    assert draws == [torch.randperm(64).tolist() for _ in draws]
+    assert beside == alone
