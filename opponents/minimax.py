@@ -71,6 +71,7 @@ class Minimax(Opponent):
         depth: int | None = None,
         tie_break: Literal["random", "first"] = "random",
         max_table_size: int = 2_000_000,
+        heuristic: bool = True,
     ) -> None:
         super().__init__(game)
         if depth is not None and depth < 1:
@@ -78,6 +79,7 @@ class Minimax(Opponent):
         if tie_break not in ("random", "first"):
             raise ValueError(f"tie_break must be 'random' or 'first', got {tie_break!r}")
         self.depth, self.tie_break, self.max_table_size = depth, tie_break, max_table_size
+        self.heuristic = heuristic
         if game.info.max_game_length >= MAX_PLIES:
             raise ArenaError(
                 f"{game.name} declares max_game_length {game.info.max_game_length}; minimax ranks results for "
@@ -85,7 +87,11 @@ class Minimax(Opponent):
             )
         # Games that keep the default `returns` are scored from `winner` alone (the fast path).
         self._own_returns = type(game).returns is not Game.returns
-        self.name = ("perfect" if depth is None else f"depth-{depth}") + ("-first" if tie_break == "first" else "")
+        self.name = (
+            ("perfect" if depth is None else f"depth-{depth}")
+            + ("" if heuristic or depth is None else "-flat")
+            + ("-first" if tie_break == "first" else "")
+        )
         self._table: dict[Any, tuple[int, int, int, int]] = {}  # key -> (depth, flag, value, best move)
         self._best_moves: dict[Any, tuple[int, ...]] = {}  # root key -> all moves of the best value
 
@@ -181,7 +187,7 @@ class Minimax(Opponent):
         # player 1) and turn back at the end. Table entries are in the frame of the position's player to move.
         sign = 1 if game.to_move(state) == 0 else -1
         if depth <= 0:
-            return sign * int(round(game.heuristic(state) * HEURISTIC_SCALE))
+            return sign * int(round(game.heuristic(state) * HEURISTIC_SCALE)) if self.heuristic else 0
         low, high = (alpha, beta) if sign > 0 else (-beta, -alpha)
         key = game.key(state)
         entry = self._table.get(key)

@@ -55,10 +55,21 @@ class MinimaxSpec(_Spec):
     kind: Literal["minimax"] = "minimax"
     depth: int = Field(ge=1, le=64, description="Search depth in plies (both players' moves count).")
     tie_break: TieBreak = Field("random", description="How to pick among equally good moves.")
+    heuristic: bool = Field(
+        True,
+        description=(
+            "Score unfinished lines with the game's heuristic. Without it they count as even (tier suffix '-flat'): "
+            "depth-1-flat takes a win in one and otherwise plays at random; depth-2-flat also blocks a win in one."
+        ),
+    )
 
     @property
     def tier(self) -> str:
-        return f"depth-{self.depth}" + ("-first" if self.tie_break == "first" else "")
+        return (
+            f"depth-{self.depth}"
+            + ("" if self.heuristic else "-flat")
+            + ("-first" if self.tie_break == "first" else "")
+        )
 
 
 class NoisySpec(_Spec):
@@ -103,9 +114,10 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(OpponentSpec)
 
 TIER_HELP = (
     "random, perfect, noisy-<p> (p in [0, 1]), depth-<d> (d >= 1); "
-    "'-first' after perfect or depth-<d> breaks ties by lowest move; model:<path> plays a language model"
+    "'-flat' after depth-<d> scores unfinished lines as even (depth-1-flat: a win in one, else random); "
+    "'-first' after perfect or depth-<d>[-flat] breaks ties by lowest move; model:<path> plays a language model"
 )
-_TIER = re.compile(r"(?:(random)|(perfect)(-first)?|depth-(\d+)(-first)?|noisy-([0-9]*\.?[0-9]+(?:e-?\d+)?))")
+_TIER = re.compile(r"(?:(random)|(perfect)(-first)?|depth-(\d+)(-flat)?(-first)?|noisy-([0-9]*\.?[0-9]+(?:e-?\d+)?))")
 
 
 def parse_opponent(value: str | dict[str, Any] | _Spec) -> _Spec:
@@ -124,7 +136,7 @@ def parse_opponent(value: str | dict[str, Any] | _Spec) -> _Spec:
     m = _TIER.fullmatch(value.strip().lower())
     if not m:
         raise OpponentSpecError(f"unknown opponent tier {value!r}; tiers are: {TIER_HELP}")
-    rnd, perfect, perfect_first, depth, depth_first, p = m.groups()
+    rnd, perfect, perfect_first, depth, flat, depth_first, p = m.groups()
     tie: TieBreak = "first" if (perfect_first or depth_first) else "random"
     try:
         if rnd:
@@ -132,7 +144,7 @@ def parse_opponent(value: str | dict[str, Any] | _Spec) -> _Spec:
         if perfect:
             return PerfectSpec(tie_break=tie)
         if depth:
-            return MinimaxSpec(depth=int(depth), tie_break=tie)
+            return MinimaxSpec(depth=int(depth), tie_break=tie, heuristic=not flat)
         return NoisySpec(p=float(p))
     except ValidationError as exc:
         raise OpponentSpecError(
@@ -167,7 +179,7 @@ def make_opponent(
     if isinstance(spec, RandomSpec):
         opponent = RandomOpponent(game)
     elif isinstance(spec, MinimaxSpec):
-        opponent = Minimax(game, depth=spec.depth, tie_break=spec.tie_break)
+        opponent = Minimax(game, depth=spec.depth, tie_break=spec.tie_break, heuristic=spec.heuristic)
     elif isinstance(spec, PerfectSpec):
         if game_spec is not None and game_spec.perfect is not None:
             opponent = resolve(game_spec.perfect)(game, tie_break=spec.tie_break)

@@ -31,6 +31,8 @@ from opponents import (
         ("perfect-first", PerfectSpec(tie_break="first"), "perfect-first"),
         ("depth-3", MinimaxSpec(depth=3), "depth-3"),
         ("depth-2-first", MinimaxSpec(depth=2, tie_break="first"), "depth-2-first"),
+        ("depth-1-flat", MinimaxSpec(depth=1, heuristic=False), "depth-1-flat"),
+        ("depth-2-flat-first", MinimaxSpec(depth=2, heuristic=False, tie_break="first"), "depth-2-flat-first"),
         ("noisy-0.25", NoisySpec(p=0.25), "noisy-0.25"),
         ("noisy-1", NoisySpec(p=1.0), "noisy-1"),
         (" Noisy-.5 ", NoisySpec(p=0.5), "noisy-0.5"),
@@ -49,6 +51,8 @@ def test_tier_names_round_trip(text, spec, tier):
         ("noisy-1.5", "less than or equal to 1"),
         ("depth-0", "greater than or equal to 1"),
         ("expert", "unknown opponent tier 'expert'; tiers are: random"),
+        ("depth-1-first-flat", "unknown opponent tier"),
+        ("perfect-flat", "unknown opponent tier"),
         ({"kind": "noisy", "p": -0.1}, "invalid opponent spec"),
         ({"kind": "minimax"}, "depth"),
         ({"kind": "random", "extra": 1}, "Extra inputs are not permitted"),
@@ -66,6 +70,22 @@ def test_nested_noisy_spec_from_yaml_dict():
     opponent = make_opponent(spec, TicTacToe())
     assert isinstance(opponent, NoisyOpponent) and isinstance(opponent.inner, Minimax)
     assert opponent.name == "noisy-0.3(depth-2)"
+
+
+def test_flat_search_takes_a_win_else_plays_at_random_and_blocks_only_from_depth_two():
+    """Without the heuristic, depth-1 takes a win in one and otherwise draws among all moves alike, a threat to
+    block included; depth-2 also blocks a win in one. `depth-1` proper blocks by its heuristic."""
+    game = ConnectFour()
+    threat = game.initial_state()
+    for move in (3, 0, 3, 0, 3):  # X stacks three in column 3; O to move must block there
+        threat = game.apply(threat, move)
+    flat, flat2, depth1 = (make_opponent(t, game) for t in ("depth-1-flat", "depth-2-flat", "depth-1"))
+    assert flat.name == "depth-1-flat" and flat.best_moves(threat) == tuple(range(7))
+    rng = np.random.default_rng(0)
+    assert {flat.choose(threat, rng) for _ in range(200)} == set(range(7))
+    assert flat2.best_moves(threat) == (3,) and depth1.best_moves(threat) == (3,)
+    win = game.apply(threat, 1)  # O did not block: X wins in column 3
+    assert flat.best_moves(win) == (3,)
 
 
 def test_make_opponent_by_game_name_and_names():
