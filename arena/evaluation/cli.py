@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,13 @@ def add_eval_parser(sub: Any) -> None:
         "--game",
         default=None,
         help="registered game name (default: the game a training run's model was trained on, else tictactoe)",
+    )
+    p.add_argument(
+        "--game-kwargs",
+        default=None,
+        metavar="MAPPING",
+        help="arguments of the game, as in YAML or JSON, e.g. '{rows: 5, columns: 6}' (default: a training run's "
+        "game_kwargs, else none)",
     )
     p.add_argument(
         "--tiers", nargs="+", default=["random", "noisy-0.5", "depth-2", "perfect"], help="opponent tiers to play"
@@ -159,7 +167,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from arena.evaluation.pass_k import check_pass_k
     from arena.evaluation.players import make_player
     from arena.evaluation.runner import EvalConfig, evaluate
-    from arena.games.registry import get_spec
     from arena.text import AnswerFormat
 
     console = Console()
@@ -167,10 +174,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
         console = Console(width=140)
     trained: dict[str, Any] = {}
     source = None
-    if None in (args.game, args.board_layout, args.context):  # a flag not given: as the run trained the model
-        trained, source = trained_as([args.player, *args.mix_with])
+    game_kwargs = _mapping(args.game_kwargs, "--game-kwargs") if args.game_kwargs is not None else None
+    asked = {"game": args.game, "game_kwargs": game_kwargs, "board_layout": args.board_layout, "context": args.context}
+    if None in asked.values():  # a flag not given: as the run trained the model
+        given = [k for k, v in asked.items() if v is not None]
+        trained, source = trained_as([args.player, *args.mix_with], given)
     if source is not None:
-        asked = {"game": args.game, "board_layout": args.board_layout, "context": args.context}
         taken = {k: v for k, v in trained.items() if asked[k] is None and v is not None}
         if taken:
             said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in taken.items())
@@ -178,11 +187,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.game is not None and trained["game"] not in (None, args.game):
             console.print(f"[yellow]note:[/yellow] --game {args.game}, but {source} trained on {trained['game']}")
     args.game = args.game or trained.get("game") or "tictactoe"
+    game_kwargs = game_kwargs if game_kwargs is not None else trained.get("game_kwargs") or {}
     args.board_layout = args.board_layout or trained.get("board_layout")
     args.context = args.context or trained.get("context") or "turn"
     try:
         config = EvalConfig(
             game=args.game,
+            game_kwargs=game_kwargs,
             tiers=tuple(args.tiers),
             games_per_tier=args.games,
             seed=args.seed,
@@ -222,7 +233,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             players.append(
                 make_player(
                     spec,
-                    get_spec(args.game).game(),
+                    config.rules(),
                     answer=AnswerFormat(mode=args.answer_mode),
                     temperature=args.temperature,
                     top_p=args.top_p,
@@ -280,10 +291,24 @@ def _run_config(spec: str) -> Path | None:
     return None
 
 
-def trained_as(specs: list[str]) -> tuple[dict[str, Any], str | None]:
-    """How the model players' training run showed them the game: {"game", "board_layout", "context"} read from its
-    config.yaml (context "game" for `game` rollouts, else "turn"), and the file; ({...None}, None) for players not
-    from a run. Players from runs that showed the game differently are refused: evaluate them apart."""
+def _mapping(text: str, flag: str) -> dict[str, Any]:
+    """A flag's mapping, written as in YAML or JSON (as train.py's overrides read), or an error naming the flag."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ArenaError(f"{flag}: cannot read {text!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise ArenaError(f"{flag}: expected a mapping such as '{{rows: 5, columns: 6}}', got {text!r}")
+    return value
+
+
+def trained_as(specs: list[str], given: Sequence[str] = ()) -> tuple[dict[str, Any], str | None]:
+    """How the model players' training run showed them the game: {"game", "game_kwargs", "board_layout", "context"}
+    read from its config.yaml (game_kwargs None where it has none; context "game" for `game` rollouts, else "turn"),
+    and the file; ({...None}, None) for players not from a run. Players from runs that showed the game differently
+    are refused (evaluate them apart), unless each difference is in a key of `given` (set by a flag)."""
     import yaml
 
     found: list[tuple[dict[str, Any], str]] = []
@@ -295,13 +320,14 @@ def trained_as(specs: list[str]) -> tuple[dict[str, Any], str | None]:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise ArenaError(
-                f"cannot read {path} ({exc}); pass --game, --board-layout and --context yourself"
+                f"cannot read {path} ({exc}); pass --game, --game-kwargs, --board-layout and --context yourself"
             ) from None
         env, grpo = data.get("env") or {}, data.get("grpo") or {}
         found.append(
             (
                 {
                     "game": data.get("game"),
+                    "game_kwargs": data.get("game_kwargs") or None,
                     "board_layout": env.get("board_layout"),
                     "context": "game" if grpo.get("rollout", "game") == "game" else "turn",
                 },
@@ -309,13 +335,13 @@ def trained_as(specs: list[str]) -> tuple[dict[str, Any], str | None]:
             )
         )
     if not found:
-        return {"game": None, "board_layout": None, "context": None}, None
+        return {"game": None, "game_kwargs": None, "board_layout": None, "context": None}, None
     first, source = found[0]
     for other, where in found[1:]:
-        if other != first:
+        if any(other[k] != first[k] for k in first if k not in given):
             raise ArenaError(
                 f"the players were trained seeing the game differently ({source}: {first}; {where}: {other}): "
-                "evaluate them apart, or pass --game, --board-layout and --context to override them all"
+                "evaluate them apart, or override what differs with --game, --game-kwargs, --board-layout or --context"
             )
     return first, source
 
@@ -379,6 +405,12 @@ def add_play_parser(sub: Any) -> None:
         help="how the board is written, for you and a model opponent (as it was trained; connect four: rows or "
         "columns); default: the game's own",
     )
+    p.add_argument(
+        "--game-kwargs",
+        default=None,
+        metavar="MAPPING",
+        help="arguments of the game, as in YAML or JSON, e.g. '{rows: 5, columns: 6}'",
+    )
     p.set_defaults(func=cmd_play)
 
 
@@ -393,5 +425,6 @@ def cmd_play(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
         board_layout=args.board_layout,
+        game_kwargs=_mapping(args.game_kwargs, "--game-kwargs") if args.game_kwargs is not None else None,
     )
     return 0 if result != "quit" else 1

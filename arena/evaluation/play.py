@@ -47,11 +47,16 @@ def play_terminal(
     temperature: float = 1.0,
     max_new_tokens: int = 64,
     board_layout: str | None = None,
+    game_kwargs: dict[str, Any] | None = None,
 ) -> str:
-    """Play one game; returns "win", "draw", "loss" (for the person) or "quit" (or end of input)."""
+    """Play one game; returns "win", "draw", "loss" (for the person) or "quit" (or end of input). `game_kwargs`
+    builds the game (connect four: rows, columns, connect)."""
     console = console or Console(highlight=False)
     spec = get_spec(game_name)
-    game = spec.game()
+    try:
+        game = spec.game(**(game_kwargs or {}))
+    except (TypeError, ValueError) as exc:
+        raise ArenaError(f"game_kwargs {game_kwargs} do not build {game_name}: {exc}") from None
     renderer = spec.renderer(game, board_layout)  # the layout a model opponent was trained on
     rng = np.random.default_rng(seed)
     if seat == "random":

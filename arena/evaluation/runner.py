@@ -24,6 +24,7 @@ from arena.evaluation.pass_k import check_pass_k, pass_k_entry
 from arena.evaluation.players import EndpointError, Player, Turn, make_player
 from arena.evaluation.quality import MoveJudge
 from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, move_entropy, wilson_interval
+from arena.games.base import Game
 from arena.games.registry import get_spec
 from arena.text import AnswerFormat
 
@@ -37,6 +38,11 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     game: str = Field("tictactoe", description="Registered game name.")
+    game_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments of the game (connect four: rows, columns, connect), as training's `game_kwargs`: "
+        "a model is judged on the board it was trained on.",
+    )
     tiers: tuple[str, ...] = Field(DEFAULT_TIERS, min_length=1, description="Opponent tiers to play against.")
     games_per_tier: int = Field(100, ge=1, description="Games against each tier; half with each seat (first extra).")
     seed: int = Field(0, ge=0, description="Root seed: every game's env, opponent and player seeds derive from it.")
@@ -101,7 +107,7 @@ class EvalConfig(BaseModel):
 
         try:
             spec = get_spec(self.game)
-            spec.renderer(spec.game(), self.board_layout)
+            spec.renderer(self.rules(), self.board_layout)
         except ArenaError as exc:  # pydantic reports only ValueErrors as validation errors
             raise ValueError(str(exc)) from None
         for tier in (*self.tiers, self.probe_tier):
@@ -120,6 +126,13 @@ class EvalConfig(BaseModel):
                 f"({max(self.pass_k)}): pass@k needs at least k games a problem"
             )
         return self
+
+    def rules(self) -> Game[Any]:
+        """The game played: `game` built with `game_kwargs`."""
+        try:
+            return get_spec(self.game).game(**self.game_kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ArenaError(f"game_kwargs {self.game_kwargs} do not build {self.game}: {exc}") from None
 
     @property
     def pass_k_games(self) -> int:
@@ -440,7 +453,7 @@ def _jobs(
 
     With `samples` (pass@k), each of the n games is a problem played once per sample: the same seat, opening, env
     and opponent seeds, and a player seed of the sample's own."""
-    game = get_spec(config.game).game()
+    game = config.rules()
     jobs = []
     for i in range(n):
         rng = _seed(config.seed, group, i)
@@ -520,7 +533,11 @@ def run_games(
         while pending and len(active) < config.batch_size:
             job = pending.popleft()
             envs = free.setdefault(job.tier, [])
-            env = envs.pop() if envs else TextGameEnv(game=config.game, opponent=job.tier, **env_kwargs)
+            env = (
+                envs.pop()
+                if envs
+                else TextGameEnv(game=config.game, opponent=job.tier, game_kwargs=config.game_kwargs, **env_kwargs)
+            )
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
             _, info = env.reset(seed=job.env_seed, options=options)
             record = _unplayed(job, player)
@@ -616,8 +633,7 @@ def evaluate(
         raise ArenaError("a mixture of players is judged by pass@k only: set pass_k (--pass-k) too")
     if config.pass_k:
         check_pass_k(config.pass_k, config.pass_k_games, 1 + len(mix_with))
-    spec = get_spec(config.game)
-    rules = spec.game()
+    rules = config.rules()
     given = (player, *mix_with)
     players = [_as_player(p, config, rules, player_options) for p in given]
     player = players[0]
@@ -755,7 +771,9 @@ def _failure_summary(player: Player, games: int, failures: _Failures) -> dict[st
 
 def _rating(config: EvalConfig, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     # A game without a calibrated table is rated against `random` at 0, the zero of every table.
-    anchors = dict(DEFAULT_ANCHORS.get(config.game, {"random": 0.0}))
+    # The documented ratings are of the game on its default board; another board is anchored by random alone.
+    default_board = config.rules().info.name == get_spec(config.game).game().info.name
+    anchors = dict(DEFAULT_ANCHORS.get(config.game, {"random": 0.0}) if default_board else {"random": 0.0})
     anchors.update(config.anchors or {})
     used = {t["tier"]: anchors[t["tier"]] for t in entries if t["tier"] in anchors and t["games"]}
     out: dict[str, Any] = {"anchors": used, "unanchored_tiers": [t["tier"] for t in entries if t["tier"] not in used]}

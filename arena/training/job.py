@@ -33,6 +33,7 @@ def evaluate_model(model: Any, tokenizer: Any, config: TrainConfig, games: int, 
         return evaluate(
             (model, tokenizer),
             game=config.game,
+            game_kwargs=config.game_kwargs,
             tiers=config.eval.tiers,
             games_per_tier=games,
             seed=seed,
