@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from recorder import Recorder
 from rich.console import Console
 
 from arena.env import TextGameEnv
 from arena.errors import ArenaError
 from arena.evaluation import evaluate
 from arena.evaluation.play import play_terminal
-from arena.evaluation.players import Player
 from arena.games.registry import get_spec
 from arena.text import ConnectFourRenderer
 from arena.vector import TextGameVectorEnv, random_legal
@@ -58,25 +58,12 @@ def test_the_vector_env_writes_the_single_env_prompts_in_the_layout(fast):
         vec.step([f"<think></think><move>{m}</move>" for m in random_legal(vec.legal_mask(), rng)])
 
 
-class Recorder(Player):
-    """Plays the lowest legal move and keeps every user turn it was shown."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def act(self, turns):
-        self.seen.extend(t.messages[-1]["content"] for t in turns)
-        return [f"<think></think><move>{min(t.legal_moves)}</move>" for t in turns]
-
-
 def test_evaluation_shows_the_player_the_layout_and_checks_it_first():
     player = Recorder()
     report = evaluate(player, game="connect_four", tiers=["random"], games_per_tier=2, board_layout="columns")
     assert report.tier("random")["games"] == 2
     # A line a column: "<column> " and six cells, never the rows layout's header "0 1 2 3 4 5 6".
-    lines = [turn.splitlines()[:7] for turn in player.seen]
+    lines = [turn.splitlines()[:7] for turn in player.prompts]
     assert lines and all(re.fullmatch(r"[0-6]( [.XO]){6}", line) for turn in lines for line in turn)
     with pytest.raises(ValueError, match="not as 'spiral'"):
         evaluate(Recorder(), game="connect_four", tiers=["random"], games_per_tier=2, board_layout="spiral")

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
+from recorder import Recorder
+
 from arena.evaluation import evaluate
-from arena.evaluation.players import Player
-
-
-class Recorder(Player):
-    """Plays the lowest legal move and records the chats it was shown."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.seen: list[list[dict[str, str]]] = []
-
-    def act(self, turns):
-        self.seen += [t.messages for t in turns]
-        return [f"<think>x</think><move>{t.legal_moves[0]}</move>" for t in turns]
 
 
 def test_turn_context_shows_only_the_current_prompt():

@@ -7,32 +7,19 @@ import json
 import re
 
 import pytest
+from recorder import Recorder
 
 from arena.evaluation import EvalConfig, evaluate
-from arena.evaluation.players import Player
 
 SMALL = {"rows": 4, "columns": 5}
 SMALL_BOARD = re.compile(r"0 1 2 3 4\n([.XO]( [.XO]){4}\n){4}You play [XO]\.")  # rows layout: header, 4 rows
-
-
-class Recorder(Player):
-    """Plays the lowest legal move and keeps every user turn it was shown."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-
-    def act(self, turns):
-        self.seen.extend(t.messages[-1]["content"] for t in turns)
-        return [f"<think></think><move>{min(t.legal_moves)}</move>" for t in turns]
 
 
 def test_evaluation_plays_the_board_the_arguments_build():
     player = Recorder()
     report = evaluate(player, game="connect_four", tiers=["random", "depth-1"], games_per_tier=4, game_kwargs=SMALL)
     assert [report.tier(t)["games"] for t in ("random", "depth-1")] == [4, 4]
-    assert player.seen and all(SMALL_BOARD.match(turn) for turn in player.seen)
+    assert player.prompts and all(SMALL_BOARD.match(turn) for turn in player.prompts)
     # The documented ratings are the 6x7 board's: another board is anchored by `random` alone.
     assert report.rating["anchors"] == {"random": 0.0}
     assert evaluate(Recorder(), game="connect_four", tiers=["random", "depth-1"], games_per_tier=2).rating[
