@@ -84,22 +84,13 @@ def _batch_seed(turns: Sequence[Turn]) -> int:
     return zlib.crc32(np.asarray(draws, dtype=np.int64).tobytes())
 
 
-def stop_token_ids(tokenizer: Any, texts: Sequence[str] = ()) -> list[int]:
-    """Tokens that end an answer: end of turn, `<|im_end|>`, and each of `texts` that is a single token."""
-    stop = {tokenizer.eos_token_id}
-    for text in ("<|im_end|>", *texts):
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) == 1:
-            stop.add(ids[0])
-    return sorted(i for i in stop if i is not None)
-
-
 class HFPlayer(Player):
     """A transformers causal LM: chat template on the env's messages, batched (left-padded) generation.
 
     Works with the embedded tiny model, any local checkpoint (including a training run's checkpoint-N
-    directory) or a hub id. Sampling is seeded per batch from the games' RNGs; the global torch RNG is left
-    as it was.
+    directory) or a hub id. Generation is training's (`arena.generation.TransformersBackend`): sampling is seeded
+    per batch from the games' RNGs with a generator of its own (torch's global one is not touched), at the
+    temperature and top-p given (the model's own sampling defaults, such as a top-k, do not apply).
     """
 
     def __init__(
@@ -119,16 +110,17 @@ class HFPlayer(Player):
                 f"invalid sampling settings: temperature={temperature} (>= 0), top_p={top_p} (in (0, 1]), "
                 f"max_new_tokens={max_new_tokens} (>= 1), batch_size={batch_size} (>= 1)"
             )
+        from arena.generation import TransformersBackend
+
         self.model, self.tokenizer, self.name = model, tokenizer, name
-        # Stop at the end of the turn, or right after the closing move tag when it is one token: nothing after
-        # it can help the answer, and generating it only costs time.
-        self.stop_ids = stop_token_ids(tokenizer, [f"</{(answer or AnswerFormat()).move_tag}>"])
-        self.temperature, self.top_p = temperature, top_p
-        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
-        # Decoder-only batches must be padded on the left, or generation continues after the pad tokens.
-        self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # Stop at the end of the turn, or right after the closing move tag when it is one token: nothing after
+        # it can help the answer, and generating it only costs time.
+        move_tag = (answer or AnswerFormat()).move_tag
+        self.backend = TransformersBackend(model, tokenizer, stop_texts=[f"</{move_tag}>"], move_tag=move_tag)
+        self.temperature, self.top_p = temperature, top_p
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
 
     @classmethod
     def from_pretrained(
@@ -146,48 +138,21 @@ class HFPlayer(Player):
         return out
 
     def _generate(self, turns: Sequence[Turn]) -> list[str]:
-        torch, _ = _train_extra()
-        seed = _batch_seed(turns)
-        enc = self.tokenizer.apply_chat_template(
-            [t.messages for t in turns],
-            add_generation_prompt=True,
-            padding=True,
-            return_tensors="pt",
-            return_dict=True,
+        texts = [
+            self.tokenizer.apply_chat_template(t.messages, tokenize=False, add_generation_prompt=True) for t in turns
+        ]
+        contexts = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+        answers = self.backend.generate(
+            contexts,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=_batch_seed(turns),
         )
-        device = next(self.model.parameters()).device
-        enc = {k: v.to(device) for k, v in enc.items()}
-        sample = self.temperature > 0
-        kwargs: dict[str, Any] = {"do_sample": sample, "max_new_tokens": self.max_new_tokens}
-        if sample:
-            kwargs.update(temperature=self.temperature, top_p=self.top_p)
-        else:  # greedy: unset the model's own sampling defaults so transformers does not warn about them
-            kwargs.update(temperature=None, top_p=None, top_k=None)
-        with seeded_torch(seed, device):
-            generated = self.model.generate(
-                **enc, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.stop_ids, **kwargs
-            )
-        new = generated[:, enc["input_ids"].shape[1] :]
-        return self.tokenizer.batch_decode(new, skip_special_tokens=True)
+        return self.tokenizer.batch_decode([ids for ids, _ in answers], skip_special_tokens=True)
 
 
 ADAPTER_CONFIG = "adapter_config.json"
-_TORCH_RNG = threading.Lock()
-
-
-@contextlib.contextmanager
-def seeded_torch(seed: int, device: Any) -> Any:
-    """torch's global generator seeded for one `generate` call and restored after it, without gradients.
-
-    transformers samples from the global generator, so one thread at a time holds it here: the same seed gives the
-    same tokens whatever else of arena's runs. Training's rollouts do not use it: they sample with a generator of
-    their own (`arena.training.rollout.sampling_processor`), since TRL's update draws from the global one meanwhile."""
-    import torch
-
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with _TORCH_RNG, torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(seed)
-        yield
 
 
 def _merged_adapter(folder: str, dtype: str) -> Any:

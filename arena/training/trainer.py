@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from arena.errors import ArenaError
+from arena.generation import TransformersBackend
 from curricula import GameResult, make_curriculum
 
 from .config import TrainConfig
 from .exploration import Exploration
-from .rollout import Episode, GameRunner, TransformersBackend
+from .rollout import Episode, GameRunner
 
 STATE_FILE = "arena_state.json"
 

@@ -11,10 +11,11 @@ import pytest
 
 pytest.importorskip("transformers")
 
+from arena.generation import TransformersBackend  # noqa: E402
 from arena.models.tiny import build_tiny_model  # noqa: E402
 from arena.training.config import ExplorationSection, load_train_config  # noqa: E402
 from arena.training.exploration import Exploration  # noqa: E402
-from arena.training.rollout import ChatFormatter, GameRunner, TransformersBackend  # noqa: E402
+from arena.training.rollout import ChatFormatter, GameRunner  # noqa: E402
 from arena.training.trainer import ArenaRollout  # noqa: E402
 
 
@@ -472,7 +473,7 @@ def test_generate_ahead_hands_over_games_played_before_the_update_and_saves_the_
 def test_move_temperature_rescales_only_the_tokens_inside_the_move_tag(tiny):
     import torch
 
-    from arena.training.rollout import move_temperature_processor
+    from arena.generation import move_temperature_processor
 
     _, tokenizer = tiny
     prompt = tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
@@ -503,7 +504,7 @@ def test_sampling_with_a_move_temperature_keeps_the_answer_format(tiny):
 def test_distinct_moves_try_the_policys_choice_then_untried_legal_moves(tiny):
     import torch
 
-    from arena.training.rollout import DistinctMoves, distinct_moves_processor
+    from arena.generation import DistinctMoves, distinct_moves_processor
 
     _, tokenizer = tiny
     prompt = tokenizer.encode("<|im_start|>assistant\n", add_special_tokens=False)
@@ -603,7 +604,7 @@ def test_sampling_leaves_torchs_global_generator_alone_for_a_step_running_beside
 
     import torch
 
-    from arena.training.rollout import DistinctMoves
+    from arena.generation import DistinctMoves
 
     model, tokenizer = tiny
     backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"], logprobs=True)

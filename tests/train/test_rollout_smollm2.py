@@ -12,7 +12,8 @@ import pytest
 pytest.importorskip("transformers")
 
 from arena.env import EnvConfig, TextGameEnv  # noqa: E402
-from arena.training.rollout import ChatFormatter, GameRunner, TransformersBackend  # noqa: E402
+from arena.generation import TransformersBackend  # noqa: E402
+from arena.training.rollout import ChatFormatter, GameRunner  # noqa: E402
 
 # The env's system prompt (the rules and the answer format): the same for every tic-tac-toe episode.
 SYSTEM = TextGameEnv("tictactoe").reset(seed=0)[1]["messages"][0]["content"]
