@@ -9,6 +9,8 @@ from __future__ import annotations
 from arena.errors import (
     ArenaError,
     EpisodeOverError,
+    GameConfigError,
+    GameOverError,
     IllegalMoveError,
     InvalidMoveError,
     MissingExtraError,
@@ -22,6 +24,8 @@ __version__ = "0.1.0"
 __all__ = [
     "ArenaError",
     "EpisodeOverError",
+    "GameConfigError",
+    "GameOverError",
     "GameSpec",
     "IllegalMoveError",
     "InvalidMoveError",

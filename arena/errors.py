@@ -30,6 +30,14 @@ class CurriculumError(ArenaError, ValueError):
     """A curriculum config or saved state that cannot be used."""
 
 
+class GameOverError(ArenaError, ValueError):
+    """A move was asked for in a finished game, where no move is legal."""
+
+
+class GameConfigError(ArenaError, ValueError):
+    """Arguments a game cannot be built with (a board too small, a line too long to fit on it)."""
+
+
 class MissingExtraError(ArenaError, ImportError):
     """An optional dependency is needed; the message names the extra to install."""
 

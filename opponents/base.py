@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from arena.errors import GameOverError, OpponentSpecError
 from arena.games.base import Game
 
 
@@ -35,7 +36,7 @@ class RandomOpponent(Opponent):
     def choose(self, state: Any, rng: np.random.Generator) -> int:
         moves = self.game.legal_moves(state)
         if not moves:
-            raise ValueError(f"no legal move: the game is over in {state}")
+            raise GameOverError(f"no legal move: the game is over in {state}")
         return moves[int(rng.integers(len(moves)))]
 
 
@@ -45,7 +46,7 @@ class NoisyOpponent(Opponent):
     def __init__(self, game: Game[Any], inner: Opponent, p: float) -> None:
         super().__init__(game)
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"noise probability must be in [0, 1], got {p}")
+            raise OpponentSpecError(f"noise probability must be in [0, 1], got {p}")
         self.inner, self.p = inner, p
         self._random = RandomOpponent(game)
         self.name = f"noisy-{p:g}"

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, GameOverError, OpponentSpecError
 from arena.games.base import DRAW, Game
 
 from .base import Opponent
@@ -75,9 +75,9 @@ class Minimax(Opponent):
     ) -> None:
         super().__init__(game)
         if depth is not None and depth < 1:
-            raise ValueError(f"search depth must be at least 1 (or None for exact play), got {depth}")
+            raise OpponentSpecError(f"search depth must be at least 1 (or None for exact play), got {depth}")
         if tie_break not in ("random", "first"):
-            raise ValueError(f"tie_break must be 'random' or 'first', got {tie_break!r}")
+            raise OpponentSpecError(f"tie_break must be 'random' or 'first', got {tie_break!r}")
         self.depth, self.tie_break, self.max_table_size = depth, tie_break, max_table_size
         self.heuristic = heuristic
         if game.info.max_game_length >= MAX_PLIES:
@@ -112,7 +112,7 @@ class Minimax(Opponent):
         if cached is not None:
             return cached
         if not self.game.legal_moves(state):
-            raise ValueError(f"no legal move: the game is over in {state}")
+            raise GameOverError(f"no legal move: the game is over in {state}")
         sign = self._sign(state)
         best_value, best = -_INF, []
         depth = self._child_depth()

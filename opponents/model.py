@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import ArenaError, IllegalMoveError
+from arena.errors import ArenaError, GameOverError, IllegalMoveError
 from arena.games.base import Game
 from arena.text import AnswerFormat, parse_answer
 
@@ -87,7 +87,7 @@ class ModelOpponent(Opponent):
     def choose(self, state: Any, rng: np.random.Generator) -> int:
         legal = self.game.legal_moves(state)
         if not legal:
-            raise ValueError(f"no legal move: the game is over in {state}")
+            raise GameOverError(f"no legal move: the game is over in {state}")
         move = parse_answer(self.completion(state, rng), self.answer).move
         self.moves_played += 1
         if move is not None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.errors import ArenaError, MissingExtraError
+from arena.errors import ArenaError, GameOverError, MissingExtraError, OpponentSpecError
 from arena.games.connect_four import ConnectFour, ConnectFourState
 
 from .base import Opponent
@@ -36,7 +36,7 @@ class BitBullyOpponent(Opponent):
                 f"{game.name!r}; use a depth-<d> tier for other boards"
             )
         if tie_break not in ("random", "first"):
-            raise ValueError(f"tie_break must be 'random' or 'first', got {tie_break!r}")
+            raise OpponentSpecError(f"tie_break must be 'random' or 'first', got {tie_break!r}")
         self.tie_break = tie_break
         if tie_break == "first":
             self.name = "perfect-first"
@@ -65,7 +65,7 @@ class BitBullyOpponent(Opponent):
     def move_scores(self, state: ConnectFourState) -> dict[int, int]:
         """Solver score of every legal move for the player to move: > 0 wins, 0 draws, < 0 loses."""
         if state.result is not None:
-            raise ValueError("no legal move: the game is over")
+            raise GameOverError("no legal move: the game is over")
         if self._solver is None:
             self._solver = self._bitbully.BitBully()  # loads the opening book once (~0.2 s)
         return {int(m): int(v) for m, v in self._solver.score_all_moves(self._board(state)).items()}

@@ -11,7 +11,7 @@ from collections.abc import Hashable
 from functools import cached_property
 from typing import NamedTuple
 
-from arena.errors import IllegalMoveError
+from arena.errors import GameConfigError, IllegalMoveError
 
 from .base import DRAW, Game, GameInfo
 
@@ -28,9 +28,9 @@ class ConnectFour(Game[ConnectFourState]):
 
     def __init__(self, rows: int = 6, columns: int = 7, connect: int = 4) -> None:
         if rows < 1 or columns < 1:
-            raise ValueError(f"connect four needs at least one row and one column, got {rows}x{columns}")
+            raise GameConfigError(f"connect four needs at least one row and one column, got {rows}x{columns}")
         if not 2 <= connect <= max(rows, columns):
-            raise ValueError(
+            raise GameConfigError(
                 f"connect length {connect} cannot fit on a {rows}x{columns} board: "
                 f"use 2 <= connect <= {max(rows, columns)}"
             )

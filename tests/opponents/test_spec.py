@@ -88,6 +88,30 @@ def test_flat_search_takes_a_win_else_plays_at_random_and_blocks_only_from_depth
     assert flat.best_moves(win) == (3,)
 
 
+def test_bad_arguments_and_finished_games_raise_the_project_s_errors():
+    """Each is an `ArenaError` (so one `except` catches every error a user can trigger) and still a `ValueError`."""
+    from arena.errors import ArenaError, GameConfigError, GameOverError
+
+    game = TicTacToe()
+    over = game.play([0, 3, 1, 4, 2])  # X's top row
+    rng = np.random.default_rng(0)
+    for opponent in (RandomOpponent(game), Minimax(game), make_opponent("depth-1-flat", game)):
+        with pytest.raises(GameOverError, match="no legal move: the game is over"):
+            opponent.choose(over, rng)
+    with pytest.raises(OpponentSpecError, match="search depth must be at least 1"):
+        Minimax(game, depth=0)
+    with pytest.raises(OpponentSpecError, match="tie_break must be 'random' or 'first'"):
+        Minimax(game, tie_break="last")
+    with pytest.raises(OpponentSpecError, match=r"noise probability must be in \[0, 1\]"):
+        NoisyOpponent(game, RandomOpponent(game), 1.5)
+    with pytest.raises(GameConfigError, match="connect length 9 cannot fit on a 6x7 board"):
+        ConnectFour(connect=9)
+    with pytest.raises(GameConfigError, match="at least one row and one column, got 0x7"):
+        ConnectFour(rows=0)
+    for error in (GameOverError, GameConfigError, OpponentSpecError):
+        assert issubclass(error, ArenaError) and issubclass(error, ValueError)
+
+
 def test_make_opponent_by_game_name_and_names():
     assert make_opponent("depth-2", "connect_four").name == "depth-2"
     assert isinstance(make_opponent("perfect", "tictactoe"), Minimax)
