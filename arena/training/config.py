@@ -120,7 +120,8 @@ class GRPOSection(_Section):
         None,
         ge=0,
         description="turn rollouts: most random plies played from the empty board to reach a position (None: "
-        "any depth); a curriculum start (an opening, a puzzle) is the position itself.",
+        "any depth); a curriculum start (an opening, a puzzle) is the position itself. Refused with rollout 'game', "
+        "whose games start where the curriculum says.",
     )
     steps: int = Field(150, ge=1, description="GRPO optimizer steps.")
     learning_rate: float = Field(3e-4, gt=0, description="GRPO learning rate.")
@@ -213,7 +214,11 @@ class GRPOSection(_Section):
     )
     use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU and the vllm extra needed).")
     vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
-    vllm_server_base_url: str | None = Field(None, description="Server mode: URL of `trl vllm-serve`.")
+    vllm_server_base_url: str | None = Field(
+        None,
+        description="Server mode: URL of `trl vllm-serve` (needed there; refused unless use_vllm and vllm_mode "
+        "'server', which alone read it).",
+    )
     vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="Colocate mode: vLLM's GPU share.")
     bf16: bool | None = Field(
         None, description="bf16 mixed precision; None: on when a GPU supports it (off for the tiny model)."
@@ -372,6 +377,11 @@ class TrainConfig(_Section):
             raise ValueError("grpo.use_vllm is true but vllm is not installed: pip install 'arena[vllm]' (GPU only)")
         if self.grpo.use_vllm and self.grpo.vllm_mode == "server" and not self.grpo.vllm_server_base_url:
             raise ValueError("grpo.vllm_mode='server' needs grpo.vllm_server_base_url (e.g. http://localhost:8000)")
+        if self.grpo.vllm_server_base_url and not (self.grpo.use_vllm and self.grpo.vllm_mode == "server"):
+            raise ValueError(
+                "grpo.vllm_server_base_url is read in vLLM server mode only: set grpo.use_vllm true and "
+                "grpo.vllm_mode server, or unset it"
+            )
         if self.model.lora is not None and importlib.util.find_spec("peft") is None:
             raise ValueError("model.lora is set but peft is not installed: pip install peft")
         if self.grpo.use_vllm and self.exploration.move_temperature is not None:
@@ -399,6 +409,7 @@ class TrainConfig(_Section):
             ("distinct_moves", self.grpo.distinct_moves),
             ("path_starts", self.grpo.path_starts > 0),
             ("loss_starts", self.grpo.loss_starts > 0),
+            ("max_prefix_plies", self.grpo.max_prefix_plies is not None),
         ):
             if used and self.grpo.rollout != "turn":
                 raise ValueError(

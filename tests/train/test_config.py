@@ -80,6 +80,14 @@ def test_overrides_as_a_mapping_of_dotted_keys():
             ["--grpo.generate_ahead", "true", "--grpo.num_iterations", "2"],
             r"grpo.generate_ahead does not work with grpo.num_iterations=2.*set grpo.generate_ahead false",
         ),
+        (
+            ["--grpo.rollout", "game", "--grpo.max_prefix_plies", "6"],
+            r"grpo.max_prefix_plies applies to turn rollouts .*: set grpo.rollout turn or unset it",
+        ),
+        (
+            ["--grpo.vllm_server_base_url", "http://localhost:8000"],
+            r"grpo.vllm_server_base_url is read in vLLM server mode only: set grpo.use_vllm true",
+        ),
         (["--grpo.steps"], "has no value"),
         (["grpo.steps", "3"], "expected an override like --grpo.steps"),
     ],
