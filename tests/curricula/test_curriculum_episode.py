@@ -43,7 +43,7 @@ def test_options_drive_the_env_and_come_back_in_info() -> None:
     spec = EpisodeSpec(opponent="depth-2", agent_seat="second", start=(0, 4), opponent_seed=99)
     options = spec.to_options()
     assert options == {
-        "opponent": {"kind": "minimax", "depth": 2, "tie_break": "random"},
+        "opponent": {"kind": "minimax", "depth": 2, "tie_break": "random", "heuristic": True},
         "agent_seat": "second",
         "start": [0, 4],
         "opponent_seed": 99,
