@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
 from arena.games.base import Game
 
 from .base import Categorical, Curriculum, Stratum, range_buckets
 from .config import Interpolation, ScheduledConfig, SkillRange, Waypoint, WeightedOpponent, normalized
+
+
+class _Stepped(Protocol):
+    @property
+    def step(self) -> int: ...
+
+
+P = TypeVar("P", bound=_Stepped)
 
 
 def ease(x: float, interpolation: Interpolation) -> float:
@@ -18,6 +27,20 @@ def ease(x: float, interpolation: Interpolation) -> float:
     if interpolation == "cosine":
         return (1.0 - math.cos(math.pi * x)) / 2.0
     return x
+
+
+def segment(points: Sequence[P], step: int, interpolation: Interpolation) -> tuple[P, P, float]:
+    """The waypoints around `step` (anything with a `.step`, strictly increasing) and how far (eased, 0..1) a
+    schedule has moved from one to the other: before the first the first holds, after the last the last, and each
+    holds exactly at its step. Curricula and the exploration temperature schedule share it."""
+    if step <= points[0].step:
+        return points[0], points[0], 0.0
+    if step >= points[-1].step:
+        return points[-1], points[-1], 0.0
+    for a, b in zip(points, points[1:], strict=False):
+        if a.step <= step < b.step:
+            return a, b, ease((step - a.step) / (b.step - a.step), interpolation)
+    raise AssertionError("unreachable: waypoint steps are strictly increasing")  # pragma: no cover
 
 
 class ScheduledCurriculum(Curriculum):
@@ -33,15 +56,7 @@ class ScheduledCurriculum(Curriculum):
 
     def segment(self, step: int) -> tuple[Waypoint, Waypoint, float]:
         """The waypoints around `step` and how far (eased, 0..1) the schedule has moved from one to the other."""
-        points = self.waypoints
-        if step <= points[0].step:
-            return points[0], points[0], 0.0
-        if step >= points[-1].step:
-            return points[-1], points[-1], 0.0
-        for a, b in zip(points, points[1:], strict=False):
-            if a.step <= step < b.step:
-                return a, b, ease((step - a.step) / (b.step - a.step), self.config.interpolation)
-        raise AssertionError("unreachable: waypoint steps are strictly increasing")  # pragma: no cover
+        return segment(self.waypoints, step, self.config.interpolation)
 
     def range_at(self, step: int) -> SkillRange | None:
         """The skill range in force at `step` (None for mixture waypoints)."""

@@ -10,6 +10,8 @@ import math
 from collections import deque
 from typing import Any
 
+from curricula.scheduled import segment
+
 from .config import ExplorationSection
 
 
@@ -25,20 +27,10 @@ class Exploration:
         self.events: list[dict[str, Any]] = []
 
     def scheduled(self, step: int) -> float:
-        points = self.config.schedule
-        if not points:
+        if not self.config.schedule:
             return self.config.temperature
-        if step <= points[0].step:
-            return points[0].temperature
-        for a, b in zip(points, points[1:], strict=False):
-            if step < b.step:
-                x = (step - a.step) / (b.step - a.step)
-                if self.config.interpolation == "step":
-                    x = 0.0
-                elif self.config.interpolation == "cosine":
-                    x = (1 - math.cos(math.pi * x)) / 2
-                return a.temperature + x * (b.temperature - a.temperature)
-        return points[-1].temperature
+        a, b, t = segment(self.config.schedule, step, self.config.interpolation)
+        return a.temperature + t * (b.temperature - a.temperature)
 
     def temperature(self, step: int) -> float:
         base = self.scheduled(step)
