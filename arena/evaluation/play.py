@@ -53,10 +53,7 @@ def play_terminal(
     builds the game (connect four: rows, columns, connect)."""
     console = console or Console(highlight=False)
     spec = get_spec(game_name)
-    try:
-        game = spec.game(**(game_kwargs or {}))
-    except (TypeError, ValueError) as exc:
-        raise ArenaError(f"game_kwargs {game_kwargs} do not build {game_name}: {exc}") from None
+    game = spec.game(**(game_kwargs or {}))
     renderer = spec.renderer(game, board_layout)  # the layout a model opponent was trained on
     rng = np.random.default_rng(seed)
     if seat == "random":

@@ -128,11 +128,8 @@ class EvalConfig(BaseModel):
         return self
 
     def rules(self) -> Game[Any]:
-        """The game played: `game` built with `game_kwargs`."""
-        try:
-            return get_spec(self.game).game(**self.game_kwargs)
-        except (TypeError, ValueError) as exc:
-            raise ArenaError(f"game_kwargs {self.game_kwargs} do not build {self.game}: {exc}") from None
+        """The game played: `game` built with `game_kwargs` (a `GameConfigError` names arguments it cannot take)."""
+        return get_spec(self.game).game(**self.game_kwargs)
 
     @property
     def pass_k_games(self) -> int:

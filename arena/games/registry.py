@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import gymnasium
 
-from arena.errors import ArenaError, UnknownGameError
+from arena.errors import ArenaError, GameConfigError, UnknownGameError
 
 from .base import Game
 
@@ -44,7 +45,19 @@ class GameSpec:
     game_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def game(self, **kwargs: Any) -> Game:
-        return self.make_game(**{**self.game_kwargs, **kwargs})
+        """The game built with `kwargs` over the registration's own `game_kwargs`. Arguments it does not take, or
+        values it refuses, raise `GameConfigError` naming them."""
+        merged = {**self.game_kwargs, **kwargs}
+        try:
+            inspect.signature(self.make_game).bind(**merged)
+        except TypeError as exc:
+            raise GameConfigError(f"game_kwargs {kwargs} do not build {self.name}: {exc}") from None
+        except ValueError:  # a callable without a signature: let it judge its arguments itself
+            pass
+        try:
+            return self.make_game(**merged)
+        except GameConfigError as exc:
+            raise GameConfigError(f"game_kwargs {kwargs} do not build {self.name}: {exc}") from None
 
     def renderer(self, game: Game, layout: str | None = None) -> Renderer:
         """The game's renderer; `layout` names one of its board layouts (`Renderer.layouts`), None its default."""

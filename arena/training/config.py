@@ -367,10 +367,14 @@ class TrainConfig(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:
+        spec = get_spec(self.game)
+        try:
+            game = spec.game(**self.game_kwargs)
+        except ArenaError as exc:
+            raise ValueError(str(exc)) from None
         if self.env.board_layout is not None:
-            spec = get_spec(self.game)
             try:
-                spec.renderer(spec.game(), self.env.board_layout)
+                spec.renderer(game, self.env.board_layout)
             except ArenaError as exc:
                 raise ValueError(f"env.board_layout: {exc}") from None
         if self.grpo.use_vllm and importlib.util.find_spec("vllm") is None:

@@ -90,3 +90,17 @@ def test_the_terminal_game_plays_the_board_the_arguments_build(capsys):
     assert result == "quit" and "a board of 4 rows and 5 columns" in capsys.readouterr().out
     with pytest.raises(ArenaError, match=r"game_kwargs \{'rows': 0\} do not build connect_four"):
         play_terminal("connect_four", "random", "first", 0, input_fn=lambda _: "q", game_kwargs={"rows": 0})
+
+
+def test_a_training_config_refuses_arguments_that_build_no_game():
+    from arena.errors import ArenaError, GameConfigError
+    from arena.games.registry import get_spec
+    from arena.training.config import load_train_config
+
+    with pytest.raises(ArenaError, match=r"game_kwargs \{'width': 5\} do not build connect_four: .*'width'"):
+        load_train_config(None, {"game": "connect_four", "game_kwargs": {"width": 5}})
+    with pytest.raises(ArenaError, match="do not build connect_four: connect length 9 cannot fit"):
+        load_train_config(None, {"game": "connect_four", "game_kwargs": {"connect": 9}})
+    assert load_train_config(None, {"game": "connect_four", "game_kwargs": SMALL}).game_kwargs == SMALL
+    with pytest.raises(GameConfigError, match=r"game_kwargs \{'rows': 0\} do not build connect_four"):
+        get_spec("connect_four").game(rows=0)
