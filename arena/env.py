@@ -12,10 +12,18 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError
-from arena.games.base import DRAW, Game
+from arena.games.base import DRAW
 from arena.games.registry import get_spec
 from arena.rewards import RewardConfig
-from arena.text import AnswerFormat, Renderer, game_over_status, parse_answer, prompt_text, turn_status
+from arena.text import (
+    AnswerFormat,
+    chat_messages,
+    game_over_status,
+    parse_answer,
+    prompt_text,
+    system_prompt,
+    turn_prompt,
+)
 
 Seat = Literal["first", "second", "random"]
 InvalidMovePolicy = Literal["retry", "forfeit", "random"]
@@ -314,7 +322,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
     def messages_for(self, state: Any) -> list[dict[str, str]]:
         """The chat messages (system, user) shown to the player to move in `state`."""
-        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": self.turn_prompt(state)}]
+        return chat_messages(self.game, self.renderer, self.config.answer, state)
 
     def _info(self, prompt: str, **turn: Any) -> dict[str, Any]:
         parsed = turn.pop("parsed", None)
@@ -386,17 +394,6 @@ def turn_record(prompt: str, answer: str, info: dict[str, Any]) -> dict[str, Any
         "opponent_moves": info.get("opponent_moves"),  # all of them, when the opponent moved several times
         "invalid": info.get("invalid_reason"),
     }
-
-
-def system_prompt(renderer: Renderer, answer: AnswerFormat) -> str:
-    """The system turn: which game, its rules and the answer format."""
-    return f"You are playing {renderer.title}. {renderer.rules()} {answer.instructions(renderer.move_noun)}"
-
-
-def turn_prompt(game: Game[Any], renderer: Renderer, state: Any) -> str:
-    """The user turn shown to the player to move in `state`: the board, their symbol and the legal moves."""
-    status = turn_status(renderer.symbol(game.to_move(state)), game.legal_moves(state))
-    return prompt_text(renderer.render(state), status)
 
 
 def _check_seat(seat: Any) -> Seat:

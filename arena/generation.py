@@ -348,3 +348,61 @@ class TransformersBackend:
         row = {ctx: i for i, ctx in enumerate(unique)}
         cache.batch_select_indices(torch.tensor([row[tuple(c)] for c in contexts], device=device))
         return {key: cache}
+
+
+def batch_seed(rngs: Sequence[Any]) -> int:
+    """One sampling seed for a batch of games, drawn from each game's own numpy RNG, so the same games give the
+    same samples."""
+    import zlib
+
+    import numpy as np
+
+    draws = [int(rng.integers(1 << 31)) for rng in rngs]
+    return zlib.crc32(np.asarray(draws, dtype=np.int64).tobytes())
+
+
+class ChatModel:
+    """A transformers causal LM that answers chats: its chat template on each chat's messages, generation through
+    `TransformersBackend`, answers decoded as text.
+
+    Sampling is at `temperature` and `top_p` only (the model's own sampling defaults, such as a top-k, do not
+    apply), `batch_size` chats at a time. It stops at the end of the turn, or right after the closing move tag when
+    that is one token: nothing after it can help the answer. Model players and model opponents both answer
+    through it.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 256,
+        batch_size: int = 64,
+        move_tag: str = "move",
+    ) -> None:
+        if temperature < 0 or not 0 < top_p <= 1 or max_new_tokens < 1 or batch_size < 1:
+            raise ArenaError(
+                f"invalid sampling settings: temperature={temperature} (>= 0), top_p={top_p} (in (0, 1]), "
+                f"max_new_tokens={max_new_tokens} (>= 1), batch_size={batch_size} (>= 1)"
+            )
+        self.model, self.tokenizer = model, tokenizer
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.backend = TransformersBackend(model, tokenizer, stop_texts=[f"</{move_tag}>"], move_tag=move_tag)
+        self.temperature, self.top_p = temperature, top_p
+        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+
+    def reply(self, chats: Sequence[list[dict[str, str]]], seed: int) -> list[str]:
+        """One answer per chat, in one `generate` call (the caller batches): same chats and seed, same answers."""
+        texts = [self.tokenizer.apply_chat_template(c, tokenize=False, add_generation_prompt=True) for c in chats]
+        contexts = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
+        answers = self.backend.generate(
+            contexts,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            seed=seed,
+        )
+        return self.tokenizer.batch_decode([ids for ids, _ in answers], skip_special_tokens=True)

@@ -173,6 +173,26 @@ class AnswerFormat(BaseModel):
         return f"<{self.think_tag}>{think}</{self.think_tag}>\n<{self.move_tag}>{move}</{self.move_tag}>"
 
 
+def system_prompt(renderer: Renderer, answer: AnswerFormat) -> str:
+    """The system turn: which game, its rules and the answer format."""
+    return f"You are playing {renderer.title}. {renderer.rules()} {answer.instructions(renderer.move_noun)}"
+
+
+def turn_prompt(game: Game[Any], renderer: Renderer, state: Any) -> str:
+    """The user turn shown to the player to move in `state`: the board, their symbol and the legal moves."""
+    status = turn_status(renderer.symbol(game.to_move(state)), game.legal_moves(state))
+    return prompt_text(renderer.render(state), status)
+
+
+def chat_messages(game: Game[Any], renderer: Renderer, answer: AnswerFormat, state: Any) -> list[dict[str, str]]:
+    """The chat (system, user) shown to the player to move in `state`: what the env shows an agent, and what a
+    model opponent sees."""
+    return [
+        {"role": "system", "content": system_prompt(renderer, answer)},
+        {"role": "user", "content": turn_prompt(game, renderer, state)},
+    ]
+
+
 @dataclass(frozen=True)
 class ParsedAnswer:
     """What a completion said. `move` is None when no move could be read; `error` then says why."""

@@ -15,7 +15,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from arena.env import CHARSET, EnvConfig, Seat, _as_text, _check_seat, make_config, system_prompt, turn_prompt
+from arena.env import CHARSET, EnvConfig, Seat, _as_text, _check_seat, make_config
 from arena.errors import ArenaError, IllegalMoveError
 from arena.games.base import DRAW, Game
 from arena.games.connect_four import ConnectFour, ConnectFourState
@@ -28,6 +28,8 @@ from arena.text import (
     game_over_status,
     parse_answers,
     prompt_text,
+    system_prompt,
+    turn_prompt,
     turn_status,
 )
 

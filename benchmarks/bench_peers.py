@@ -41,9 +41,9 @@ from bench_core import play_random_game, sample_positions  # the same games and 
 from rich.console import Console
 from rich.table import Table
 
-from arena.env import TextGameEnv, turn_prompt
+from arena.env import TextGameEnv
 from arena.games import make_game
-from arena.text import parse_answer, parse_answers
+from arena.text import parse_answer, parse_answers, turn_prompt
 from arena.vector import BatchOpponent, TextGameVectorEnv, random_legal
 from opponents import Minimax, Opponent, make_opponent
 

@@ -7,28 +7,27 @@ move drawn from the `rng` passed in, and counted in `invalid_moves`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from arena.errors import ArenaError, GameOverError, IllegalMoveError
 from arena.games.base import Game
-from arena.text import AnswerFormat, parse_answer
+from arena.text import AnswerFormat, Renderer, chat_messages, parse_answer
 
 from .base import Opponent
-from .spec import ModelSpec
 
+if TYPE_CHECKING:
+    from arena.games.registry import GameSpec
 
-def env_messages(env: Any, state: Any) -> list[dict[str, str]]:
-    """The chat messages `TextGameEnv` shows the player to move in `state`."""
-    return env.messages_for(state)
+    from .spec import ModelSpec
 
 
 class ModelOpponent(Opponent):
     """Plays a transformers causal LM given by a `ModelSpec` (path or hub id, sampling settings).
 
     `model` and `tokenizer` may be passed in to play an in-memory model (e.g. the policy being trained);
-    otherwise they are loaded from `spec.path` on first use.
+    otherwise they are loaded from `spec.path` on first use (`arena.models.loading.load_pretrained`).
     """
 
     def __init__(
@@ -44,45 +43,48 @@ class ModelOpponent(Opponent):
         self.name = spec.tier
         self.answer = answer or AnswerFormat()
         self._model, self._tokenizer = model, tokenizer
-        self._player: Any = None
-        self._env: Any = None
+        self._chat: Any = None
+        self._renderer: Renderer | None = None
         self.moves_played = 0
         self.invalid_moves = 0  # answers with no legal move, replaced by a random legal move
 
     def __getstate__(self) -> dict[str, Any]:
         # The model is reloaded from its path after unpickling (an in-memory one cannot travel).
-        return {**self.__dict__, "_model": None, "_tokenizer": None, "_player": None, "_env": None}
+        return {**self.__dict__, "_model": None, "_tokenizer": None, "_chat": None}
+
+    def messages_for(self, state: Any) -> list[dict[str, str]]:
+        """The chat the model reads in `state`: what `TextGameEnv` shows an agent there, in the spec's layout."""
+        if self._renderer is None:
+            self._renderer = _registered(self.game).renderer(self.game, self.spec.board_layout)
+        return chat_messages(self.game, self._renderer, self.answer, state)
 
     def _ensure_loaded(self) -> None:
-        if self._player is not None:
+        if self._chat is not None:
             return
-        from arena.env import TextGameEnv
-        from arena.evaluation.players import HFPlayer
+        from arena.generation import ChatModel
+        from arena.models.loading import load_pretrained
 
-        name = _registered_name(self.game)
-        self._env = TextGameEnv(
-            game=name, answer=self.answer, board_layout=self.spec.board_layout, game_kwargs=_game_kwargs(self.game)
+        if self._model is None:
+            self._model, self._tokenizer = load_pretrained(self.spec.path)
+        elif self._tokenizer is None:
+            raise ArenaError("a ModelOpponent given a model also needs its tokenizer")
+        self._chat = ChatModel(
+            self._model,
+            self._tokenizer,
+            temperature=self.spec.temperature,
+            top_p=self.spec.top_p,
+            max_new_tokens=self.spec.max_new_tokens,
+            batch_size=1,
+            move_tag=self.answer.move_tag,
         )
-        settings = {
-            "temperature": self.spec.temperature,
-            "top_p": self.spec.top_p,
-            "max_new_tokens": self.spec.max_new_tokens,
-            "batch_size": 1,
-        }
-        if self._model is not None:
-            if self._tokenizer is None:
-                raise ArenaError("a ModelOpponent given a model also needs its tokenizer")
-            self._player = HFPlayer(self._model, self._tokenizer, name=self.name, **settings)
-        else:
-            self._player = HFPlayer.from_pretrained(self.spec.path, name=self.name, **settings)
 
     def completion(self, state: Any, rng: np.random.Generator) -> str:
-        """The model's raw answer in `state`."""
-        from arena.evaluation.players import Turn
+        """The model's raw answer in `state`; its sampling seed is drawn from `rng`."""
+        from arena.generation import batch_seed
 
+        messages = self.messages_for(state)
         self._ensure_loaded()
-        turn = Turn(env_messages(self._env, state), state, tuple(self.game.legal_moves(state)), rng)
-        return self._player.act([turn])[0]
+        return self._chat.reply([messages], batch_seed([rng]))[0]
 
     def choose(self, state: Any, rng: np.random.Generator) -> int:
         legal = self.game.legal_moves(state)
@@ -100,17 +102,10 @@ class ModelOpponent(Opponent):
         return int(legal[int(rng.integers(len(legal)))])
 
 
-def _registered_name(game: Game[Any]) -> str:
+def _registered(game: Game[Any]) -> GameSpec:
     from arena.games.registry import list_games
 
     for spec in list_games():
         if spec.make_game is type(game):
-            return spec.name
+            return spec
     raise ArenaError(f"game {game.name!r} is not registered; register it to play a model on it")
-
-
-def _game_kwargs(game: Game[Any]) -> dict[str, Any]:
-    # Connect four's board size is its only constructor state; other built-ins have none.
-    if hasattr(game, "rows") and hasattr(game, "columns") and hasattr(game, "connect"):
-        return {"rows": game.rows, "columns": game.columns, "connect": game.connect}
-    return {}

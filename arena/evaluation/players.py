@@ -10,18 +10,18 @@ import asyncio
 import contextlib
 import os
 import threading
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from arena.errors import ArenaError, MissingExtraError, OpponentSpecError
 from arena.games.base import Game
+from arena.generation import ChatModel, batch_seed
+from arena.models.loading import load_pretrained
 from arena.text import AnswerFormat, clip
 
 Messages = list[dict[str, str]]
@@ -78,19 +78,14 @@ class ScriptedPlayer(Player):
         return [self.answer.example("", int(self.opponent.choose(t.state, t.rng))) for t in turns]
 
 
-def _batch_seed(turns: Sequence[Turn]) -> int:
-    """One seed for a batch, drawn from every game's own RNG, so the same games give the same samples."""
-    draws = [int(t.rng.integers(1 << 31)) for t in turns]
-    return zlib.crc32(np.asarray(draws, dtype=np.int64).tobytes())
-
-
-class HFPlayer(Player):
+class HFPlayer(ChatModel, Player):
     """A transformers causal LM: chat template on the env's messages, batched (left-padded) generation.
 
     Works with the embedded tiny model, any local checkpoint (including a training run's checkpoint-N
-    directory) or a hub id. Generation is training's (`arena.generation.TransformersBackend`): sampling is seeded
-    per batch from the games' RNGs with a generator of its own (torch's global one is not touched), at the
-    temperature and top-p given (the model's own sampling defaults, such as a top-k, do not apply).
+    directory) or a hub id. Generation is training's (`arena.generation.TransformersBackend`, through
+    `ChatModel`): sampling is seeded per batch from the games' RNGs with a generator of its own (torch's global one
+    is not touched), at the temperature and top-p given (the model's own sampling defaults, such as a top-k, do not
+    apply).
     """
 
     def __init__(
@@ -105,22 +100,16 @@ class HFPlayer(Player):
         batch_size: int = 64,
         answer: AnswerFormat | None = None,
     ) -> None:
-        if temperature < 0 or not 0 < top_p <= 1 or max_new_tokens < 1 or batch_size < 1:
-            raise ArenaError(
-                f"invalid sampling settings: temperature={temperature} (>= 0), top_p={top_p} (in (0, 1]), "
-                f"max_new_tokens={max_new_tokens} (>= 1), batch_size={batch_size} (>= 1)"
-            )
-        from arena.generation import TransformersBackend
-
-        self.model, self.tokenizer, self.name = model, tokenizer, name
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        # Stop at the end of the turn, or right after the closing move tag when it is one token: nothing after
-        # it can help the answer, and generating it only costs time.
-        move_tag = (answer or AnswerFormat()).move_tag
-        self.backend = TransformersBackend(model, tokenizer, stop_texts=[f"</{move_tag}>"], move_tag=move_tag)
-        self.temperature, self.top_p = temperature, top_p
-        self.max_new_tokens, self.batch_size = max_new_tokens, batch_size
+        super().__init__(
+            model,
+            tokenizer,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            move_tag=(answer or AnswerFormat()).move_tag,
+        )
+        self.name = name
 
     @classmethod
     def from_pretrained(
@@ -134,90 +123,9 @@ class HFPlayer(Player):
     def act(self, turns: Sequence[Turn]) -> list[str]:
         out: list[str] = []
         for start in range(0, len(turns), self.batch_size):
-            out.extend(self._generate(turns[start : start + self.batch_size]))
+            batch = turns[start : start + self.batch_size]
+            out.extend(self.reply([t.messages for t in batch], batch_seed([t.rng for t in batch])))
         return out
-
-    def _generate(self, turns: Sequence[Turn]) -> list[str]:
-        texts = [
-            self.tokenizer.apply_chat_template(t.messages, tokenize=False, add_generation_prompt=True) for t in turns
-        ]
-        contexts = [self.tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
-        answers = self.backend.generate(
-            contexts,
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            seed=_batch_seed(turns),
-        )
-        return self.tokenizer.batch_decode([ids for ids, _ in answers], skip_special_tokens=True)
-
-
-ADAPTER_CONFIG = "adapter_config.json"
-
-
-def _merged_adapter(folder: str, dtype: str) -> Any:
-    """A peft adapter folder as one plain model: its base model (the path the adapter names) with the adapter
-    merged in, so generation costs what the base model's does."""
-    try:
-        from peft import AutoPeftModelForCausalLM
-    except ImportError as exc:
-        raise MissingExtraError(f"{folder} holds a LoRA adapter; reading it needs peft: pip install peft") from exc
-    return AutoPeftModelForCausalLM.from_pretrained(folder, dtype=dtype).merge_and_unload()
-
-
-def missing_model_folder(name_or_path: str) -> bool:
-    """True for a model name that can only be a local path (a hub id is 'name' or 'org/name') and is not there:
-    said here, rather than left to the hub client's "Repo id must be in the form ..."."""
-    looks_local = name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1 or "\\" in name_or_path
-    return looks_local and not Path(name_or_path).expanduser().exists()
-
-
-def resolve_checkpoint(path: str) -> str:
-    """`path` itself, the folder of an installed catalog model ('smollm2-135m'), or for a training run directory
-    without a config.json, its latest `checkpoint-N`."""
-    from arena.models.catalog import resolve_model
-
-    path = resolve_model(path)
-    if missing_model_folder(path):
-        raise ArenaError(
-            f"no such model folder {path!r}; pass the folder of a saved model (with its config.json), a training "
-            "run directory, or a Hugging Face id like 'org/name'"
-        )
-    p = Path(path)
-    if p.is_dir() and not (p / "config.json").exists() and not (p / ADAPTER_CONFIG).exists():
-        steps = [(int(c.name.split("-")[-1]), c) for c in p.glob("checkpoint-*") if c.name.split("-")[-1].isdigit()]
-        if not steps:
-            raise ArenaError(f"{path!r} has no config.json and no checkpoint-N directory: not a model checkpoint")
-        return str(max(steps)[1])
-    return path
-
-
-def load_pretrained(path: str, *, device: str = "auto", dtype: str = "auto") -> tuple[Any, Any]:
-    """A model (in eval mode, on `device`) and its tokenizer from a local path (a checkpoint; a run directory: its
-    latest checkpoint-N; a LoRA adapter: merged into its base), an installed catalog model or a hub id."""
-    resolved = resolve_checkpoint(path)
-    torch, transformers = _train_extra()
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(resolved)
-        if (Path(resolved) / ADAPTER_CONFIG).exists():  # a LoRA run's checkpoint or final: base + adapter
-            model = _merged_adapter(resolved, dtype)
-        else:
-            model = transformers.AutoModelForCausalLM.from_pretrained(resolved, dtype=dtype)
-    except OSError as exc:
-        raise ArenaError(f"cannot load a model from {path!r}: {exc}") from exc
-    model.to(device).eval()
-    return model, tokenizer
-
-
-def _train_extra() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise MissingExtraError(f"model players need the train extra: pip install 'arena[train]' ({exc})") from exc
-    return torch, transformers
 
 
 class OpenAIPlayer(Player):

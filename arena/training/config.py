@@ -17,9 +17,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from arena.env import EnvConfig
 from arena.errors import ArenaError
-from arena.evaluation.players import missing_model_folder
 from arena.games.registry import get_spec
 from arena.models.catalog import ModelNotInstalledError, resolve_model
+from arena.models.loading import missing_model_folder
 from curricula.config import CurriculumConfig, parse_config
 from opponents.spec import parse_opponent
 
@@ -65,7 +65,8 @@ class ModelSection(_Section):
         TINY_MODEL,
         min_length=1,
         description="'tiny' (the embedded model), an installed catalog model such as 'smollm2-135m' (`arena models "
-        "install smollm2-135m`), a local path, or a Hugging Face id.",
+        "install smollm2-135m`), a local path (a saved model; a training run, whose latest checkpoint-N is read; a "
+        "LoRA adapter, merged into its base), or a Hugging Face id. Loaded as evaluation loads a model player.",
     )
     tiny_seed: int = Field(0, ge=0, description="Weight-init seed of the embedded tiny model.")
     tiny_layers: int = Field(

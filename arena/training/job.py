@@ -148,7 +148,7 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
 def _explorer_models(config: TrainConfig, tokenizer: Any) -> dict[str, Any]:
     """The explorer stage's frozen reference and exploitation models, its delta and coef (`ExplorerTrainer`'s
     keywords). Both models must read the trained model's tokens: their log-probabilities are taken on its answers."""
-    from arena.evaluation.players import load_pretrained
+    from arena.models.loading import load_pretrained
 
     e = config.explorer
     assert e is not None

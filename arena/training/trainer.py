@@ -17,6 +17,7 @@ import numpy as np
 
 from arena.errors import ArenaError
 from arena.generation import TransformersBackend
+from arena.models.loading import load_pretrained
 from curricula import GameResult, make_curriculum
 
 from .config import TrainConfig
@@ -42,27 +43,22 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def load_model(config: TrainConfig) -> tuple[Any, Any]:
-    """The model and tokenizer to train: the embedded tiny model, a local path or a hub id."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """The model and tokenizer to train: the embedded tiny model, or what `load_pretrained` loads (a local folder,
+    a run's latest checkpoint, an installed catalog model or a hub id)."""
     m = config.model
     if m.is_tiny:
         from arena.models.tiny import build_tiny_model
 
         model, tokenizer = build_tiny_model(seed=m.tiny_seed, game=config.game, layers=m.tiny_layers)
     else:
-        from arena.models.catalog import resolve_model
-
-        path = resolve_model(m.name_or_path)  # a catalog name ('smollm2-135m') becomes its installed folder
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=m.trust_remote_code)
-            dtype = m.dtype if m.dtype == "auto" else getattr(torch, m.dtype)
-            model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=m.trust_remote_code, dtype=dtype)
-        except OSError as exc:
+            model, tokenizer = load_pretrained(
+                m.name_or_path, device=None, dtype=m.dtype, trust_remote_code=m.trust_remote_code
+            )
+        except ArenaError as exc:
             raise ArenaError(
-                f"cannot load model.name_or_path={m.name_or_path!r}: {exc}. Give a local directory with "
-                "config.json, a reachable hub id, or 'tiny' for the embedded model"
+                f"model.name_or_path={m.name_or_path!r}: {exc}. Give a local directory with config.json, a "
+                "reachable hub id, or 'tiny' for the embedded model"
             ) from exc
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -87,8 +87,7 @@ def test_a_model_opponent_and_the_terminal_game_use_the_layout(capsys):
     game = get_spec("connect_four").game()
     model, tokenizer = build_tiny_model(game="connect_four")
     opponent = ModelOpponent(game, ModelSpec(path="tiny", board_layout="columns"), model=model, tokenizer=tokenizer)
-    opponent._ensure_loaded()
-    assert opponent._env.turn_prompt(game.play([3])).startswith(COLUMNS_START)
+    assert opponent.messages_for(game.play([3]))[1]["content"].startswith(COLUMNS_START)
 
     lines = iter(["q"])
     result = play_terminal(

@@ -13,8 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from arena.env import TextGameEnv  # noqa: E402
 from arena.errors import ArenaError  # noqa: E402
 from arena.evaluation import HFPlayer, Turn, evaluate  # noqa: E402
-from arena.evaluation.players import resolve_checkpoint  # noqa: E402
 from arena.models import build_tiny_model, save_tiny_model  # noqa: E402
+from arena.models.loading import resolve_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,24 @@ def test_checkpoint_directory_and_run_directory(tmp_path):
 def test_bad_sampling_settings(tiny):
     with pytest.raises(ArenaError, match="top_p"):
         HFPlayer(*tiny, top_p=0.0)
+
+
+def test_training_loads_a_path_as_players_do(tmp_path):
+    """One loader: a run directory trains from its latest checkpoint, in the dtype asked, and a model that cannot
+    load names the config field."""
+    import torch
+
+    from arena.training.config import load_train_config
+    from arena.training.trainer import load_model
+
+    run = tmp_path / "run"
+    save_tiny_model(run / "checkpoint-5", seed=1)
+    save_tiny_model(run / "checkpoint-20", seed=2)
+    config = load_train_config(None, {"model.name_or_path": str(run), "model.dtype": "bfloat16"})
+    model, tokenizer = load_model(config)
+    expected, _ = build_tiny_model(seed=2)
+    assert model.dtype == torch.bfloat16 and tokenizer.chat_template
+    assert torch.equal(model.model.embed_tokens.weight, expected.model.embed_tokens.weight.to(torch.bfloat16))
+    missing = load_train_config(None, {"model.name_or_path": "org/not-downloaded"})
+    with pytest.raises(ArenaError, match=r"model.name_or_path='org/not-downloaded': cannot load a model"):
+        load_model(missing)

@@ -13,17 +13,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from arena.env import TextGameEnv  # noqa: E402
 from arena.models import build_tiny_model, save_tiny_model  # noqa: E402
 from opponents import ModelSpec, make_opponent  # noqa: E402
-from opponents.model import ModelOpponent, env_messages  # noqa: E402
+from opponents.model import ModelOpponent  # noqa: E402
 
 
 @pytest.mark.parametrize("game", ["tictactoe", "connect_four"])
 def test_messages_match_the_env(game):
     env = TextGameEnv(game=game, opponent="random")
+    opponent = ModelOpponent(env.game, ModelSpec(path="tiny"))  # reads the rules and the text; no model loads
     for seed in range(30):
         _, info = env.reset(seed=seed)
         done = False
         while not done:
-            assert env_messages(env, env.state) == info["messages"]
+            assert env.messages_for(env.state) == info["messages"]
+            assert opponent.messages_for(env.state) == info["messages"]
             move = int(np.random.default_rng(seed).choice(info["legal_moves"]))
             _, _, terminated, truncated, info = env.step(f"<think></think><move>{move}</move>")
             done = terminated or truncated
