@@ -1,6 +1,7 @@
 """Text side of a game, kept apart from the rules: how a board is shown and how an answer is read.
 
-Renderers turn states into board text; `turn_status`, `game_over_status` and `prompt_text` build every env's
+Renderers turn states into board text (the base class and `GridRenderer` here; a built-in game's own renderer
+lives with its rules, in `arena/games/`); `turn_status`, `game_over_status` and `prompt_text` build every env's
 prompt from it. `parse_answer` turns a model's completion into a move number (`parse_answers`: many at once).
 """
 
@@ -12,13 +13,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arena.errors import ArenaError, InvalidMoveError
-from arena.games.base import Game
+
+if TYPE_CHECKING:
+    from arena.games.base import Game
 
 SYMBOLS = ("X", "O")
 EMPTY_SYMBOL = "."
@@ -88,55 +91,6 @@ class GridRenderer(Renderer):
 
     def render(self, state: Any) -> str:
         return "\n".join(" ".join(EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row) for row in self.game.board(state))
-
-
-class TicTacToeRenderer(Renderer):
-    """Empty cells show their own number, so the board doubles as the move key."""
-
-    title = "tic-tac-toe"
-    move_noun = "cell"
-    board_shows_legal_moves = True
-
-    def rules(self) -> str:
-        return (
-            "Tic-tac-toe on a 3x3 board. X moves first, then O; players alternate placing their symbol in an "
-            "empty cell. Three in a row, column or diagonal wins; a full board with no line is a draw. "
-            "Cells are numbered 0-8 row by row from the top left, and an empty cell shows its number."
-        )
-
-    def render(self, state: Any) -> str:
-        cells = state.cells
-        shown = [str(i) if c < 0 else SYMBOLS[c] for i, c in enumerate(cells)]
-        return "\n".join(" ".join(shown[r * 3 : r * 3 + 3]) for r in range(3))
-
-
-class ConnectFourRenderer(Renderer):
-    """'.' for an empty cell. Layout "rows": column numbers on top, then the top row first. Layout "columns": a line
-    a column, its number and then its cells from the bottom up, so a stone lands on a line's first '.', a column is
-    full when its line has no '.', and a vertical four is four symbols in a row on one line."""
-
-    title = "connect four"
-    move_noun = "column"
-    board_shows_legal_moves = True  # a column is full when its top cell holds a stone
-    layouts = ("rows", "columns")
-
-    def rules(self) -> str:
-        g = self.game
-        columns = " The board is written a line a column: its number, then its cells from the bottom up."
-        return (
-            f"Connect four on a board of {g.rows} rows and {g.columns} columns. X moves first, then O; a move "
-            f"drops your stone into a column, where it falls to the lowest empty cell. {g.connect} in a row, "
-            f"column or diagonal wins; a full board with no line is a draw. Columns are numbered "
-            f"0-{g.columns - 1} from left to right.{columns if self.layout == 'columns' else ''}"
-        )
-
-    def render(self, state: Any) -> str:
-        rows = [[EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row] for row in self.game.board(state)]
-        if self.layout == "columns":
-            bottom_up = rows[::-1]
-            return "\n".join(f"{c} " + " ".join(row[c] for row in bottom_up) for c in range(self.game.columns))
-        header = " ".join(str(c) for c in range(self.game.columns))
-        return "\n".join([header, *(" ".join(row) for row in rows)])
 
 
 class AnswerFormat(BaseModel):

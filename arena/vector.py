@@ -18,13 +18,11 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from arena.env import CHARSET, EnvConfig, Seat, _as_text, _check_seat, make_config
 from arena.errors import ArenaError, IllegalMoveError
 from arena.games.base import DRAW, Game
-from arena.games.connect_four import ConnectFour, ConnectFourState
+from arena.games.connect_four import ConnectFour, ConnectFourRenderer, ConnectFourState
 from arena.games.registry import get_spec
-from arena.games.tictactoe import TicTacToe, TicTacToeState
+from arena.games.tictactoe import TicTacToe, TicTacToeRenderer, TicTacToeState
 from arena.text import (
-    ConnectFourRenderer,
     Renderer,
-    TicTacToeRenderer,
     game_over_status,
     parse_answers,
     prompt_text,

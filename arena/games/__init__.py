@@ -1,16 +1,14 @@
-"""Game rules and the game registry. Built-in games: tic-tac-toe and connect four."""
+"""Games (rules and board text) and the game registry. Built-in games: tic-tac-toe and connect four."""
 
 from __future__ import annotations
 
 from .base import DRAW, Game, GameInfo
-from .connect_four import ConnectFour, ConnectFourState
+from .connect_four import ConnectFour, ConnectFourRenderer, ConnectFourState
 from .registry import GameSpec, get_spec, list_games, make_game, register_game
-from .tictactoe import TicTacToe, TicTacToeState
+from .tictactoe import TicTacToe, TicTacToeRenderer, TicTacToeState
 
 
 def _register_builtins() -> None:
-    from arena.text import ConnectFourRenderer, TicTacToeRenderer
-
     register_game(
         GameSpec(
             name="tictactoe",
@@ -37,11 +35,13 @@ _register_builtins()
 __all__ = [
     "DRAW",
     "ConnectFour",
+    "ConnectFourRenderer",
     "ConnectFourState",
     "Game",
     "GameInfo",
     "GameSpec",
     "TicTacToe",
+    "TicTacToeRenderer",
     "TicTacToeState",
     "get_spec",
     "list_games",

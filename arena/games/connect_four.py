@@ -1,4 +1,5 @@
-"""Connect four rules on bitboards: a move is a column, 0 (left) to columns - 1 (right).
+"""Connect four: its rules on bitboards (a move is a column, 0 (left) to columns - 1 (right)) and how its board is
+written.
 
 Each player's stones are one Python int. Bit `col * (rows + 1) + row` is the cell in column `col`, row `row`
 counted from the bottom; the extra (always empty) row on top of each column stops lines from wrapping
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from arena.errors import GameConfigError, IllegalMoveError
+from arena.text import EMPTY_SYMBOL, SYMBOLS, Renderer
 
 from .base import DRAW, Game, GameInfo
 
@@ -168,3 +170,32 @@ class ConnectFour(Game[ConnectFourState]):
             (mirror(state.stones[0]), mirror(state.stones[1])), state.heights[::-1], state.player, state.result
         )
         return [(state, tuple(range(n))), (mirrored, tuple(n - 1 - c for c in range(n)))]
+
+
+class ConnectFourRenderer(Renderer):
+    """'.' for an empty cell. Layout "rows": column numbers on top, then the top row first. Layout "columns": a line
+    a column, its number and then its cells from the bottom up, so a stone lands on a line's first '.', a column is
+    full when its line has no '.', and a vertical four is four symbols in a row on one line."""
+
+    title = "connect four"
+    move_noun = "column"
+    board_shows_legal_moves = True  # a column is full when its top cell holds a stone
+    layouts = ("rows", "columns")
+
+    def rules(self) -> str:
+        g = self.game
+        columns = " The board is written a line a column: its number, then its cells from the bottom up."
+        return (
+            f"Connect four on a board of {g.rows} rows and {g.columns} columns. X moves first, then O; a move "
+            f"drops your stone into a column, where it falls to the lowest empty cell. {g.connect} in a row, "
+            f"column or diagonal wins; a full board with no line is a draw. Columns are numbered "
+            f"0-{g.columns - 1} from left to right.{columns if self.layout == 'columns' else ''}"
+        )
+
+    def render(self, state: Any) -> str:
+        rows = [[EMPTY_SYMBOL if c < 0 else SYMBOLS[c] for c in row] for row in self.game.board(state)]
+        if self.layout == "columns":
+            bottom_up = rows[::-1]
+            return "\n".join(f"{c} " + " ".join(row[c] for row in bottom_up) for c in range(self.game.columns))
+        header = " ".join(str(c) for c in range(self.game.columns))
+        return "\n".join([header, *(" ".join(row) for row in rows)])

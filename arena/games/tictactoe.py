@@ -1,11 +1,12 @@
-"""Tic-tac-toe rules: cells 0-8 numbered row by row from the top left."""
+"""Tic-tac-toe: its rules (cells 0-8 numbered row by row from the top left) and how its board is written."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from arena.errors import IllegalMoveError
+from arena.text import SYMBOLS, Renderer
 
 from .base import DRAW, Game, GameInfo
 
@@ -111,3 +112,23 @@ class TicTacToe(Game[TicTacToeState]):
             move_map = tuple(perm.index(m) for m in range(9))
             out.append((TicTacToeState(cells, state.player, state.result), move_map))
         return out
+
+
+class TicTacToeRenderer(Renderer):
+    """Empty cells show their own number, so the board doubles as the move key."""
+
+    title = "tic-tac-toe"
+    move_noun = "cell"
+    board_shows_legal_moves = True
+
+    def rules(self) -> str:
+        return (
+            "Tic-tac-toe on a 3x3 board. X moves first, then O; players alternate placing their symbol in an "
+            "empty cell. Three in a row, column or diagonal wins; a full board with no line is a draw. "
+            "Cells are numbered 0-8 row by row from the top left, and an empty cell shows its number."
+        )
+
+    def render(self, state: Any) -> str:
+        cells = state.cells
+        shown = [str(i) if c < 0 else SYMBOLS[c] for i, c in enumerate(cells)]
+        return "\n".join(" ".join(shown[r * 3 : r * 3 + 3]) for r in range(3))

@@ -16,8 +16,8 @@ from arena.env import TextGameEnv
 from arena.errors import ArenaError
 from arena.evaluation import evaluate
 from arena.evaluation.play import play_terminal
+from arena.games import ConnectFourRenderer
 from arena.games.registry import get_spec
-from arena.text import ConnectFourRenderer
 from arena.vector import TextGameVectorEnv, random_legal
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

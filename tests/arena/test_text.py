@@ -8,8 +8,8 @@ import re
 import pytest
 
 from arena.errors import ArenaError
-from arena.games import ConnectFour, TicTacToe
-from arena.text import AnswerFormat, ConnectFourRenderer, TicTacToeRenderer, parse_answer
+from arena.games import ConnectFour, ConnectFourRenderer, TicTacToe, TicTacToeRenderer
+from arena.text import AnswerFormat, parse_answer
 
 STRICT = AnswerFormat()
 LENIENT = AnswerFormat(mode="lenient")

@@ -16,9 +16,9 @@ from collections.abc import Hashable
 from typing import Any, NamedTuple
 
 from arena.errors import IllegalMoveError
-from arena.games import DRAW, Game, GameInfo, GameSpec, TicTacToe, register_game
+from arena.games import DRAW, Game, GameInfo, GameSpec, TicTacToe, TicTacToeRenderer, register_game
 from arena.games.tictactoe import LINES, TicTacToeState
-from arena.text import GridRenderer, TicTacToeRenderer
+from arena.text import GridRenderer
 
 EMPTY = -1
 
