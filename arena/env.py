@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError
 from arena.games.base import DRAW
 from arena.games.registry import get_spec
+from arena.outcome import Outcome
 from arena.rewards import RewardConfig
 from arena.text import (
     AnswerFormat,
@@ -195,6 +196,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.invalid_reasons: list[dict[str, Any]] = []
         self._retries = 0
         self._done = False
+        self.forfeit = False
         self.result: str | None = None
         opponent_moves = self._opponent_moves()
         if self.game.is_over(self._state):
@@ -269,6 +271,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         components = None
         if terminated or truncated:
             self._done = True
+            self.forfeit = forfeit
             self.result = "loss" if forfeit else "truncated" if truncated else self._result()
             components = self.config.rewards.components(
                 self.result, self.formatted_turns, self.agent_turns, len(self.invalid_reasons)
@@ -372,6 +375,24 @@ class TextGameEnv(gymnasium.Env[str, str]):
     def state(self) -> Any:
         """The current game state (rules object: `self.game`)."""
         return self._state
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """How the game went for the agent, once it has ended (None while it goes on)."""
+        if not self._done or self.result is None:
+            return None
+        return Outcome(
+            result=self.result,
+            seat=_SEATS[self.seat],
+            opponent=self.opponent.name,
+            moves=tuple(self.moves),
+            agent_turns=self.agent_turns,
+            format_errors=self.format_errors,
+            unparseable_moves=self.unparseable_moves,
+            illegal_moves=self.illegal_moves,
+            invalid_moves=len(self.invalid_reasons),
+            forfeit=self.forfeit,
+        )
 
 
 def make_config(config: EnvConfig | dict[str, Any] | None, overrides: dict[str, Any]) -> EnvConfig:

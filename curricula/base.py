@@ -14,6 +14,7 @@ import numpy as np
 
 from arena.errors import CurriculumError
 from arena.games.base import Game
+from arena.outcome import Outcome
 from opponents.spec import OpponentSpec
 
 from .config import SampleWithin, SkillRange, WeightedOpponent
@@ -198,9 +199,12 @@ class Curriculum(ABC):
 
     # -- feedback ------------------------------------------------------------------------------------------
 
-    def update(self, results: Iterable[GameResult | Mapping[str, Any]]) -> None:
-        """Report finished games (results, or the env's final info dicts); call once per batch."""
-        records = [r if isinstance(r, GameResult) else GameResult.from_info(r) for r in results]
+    def update(self, results: Iterable[GameResult | Outcome | Mapping[str, Any]]) -> None:
+        """Report finished games (results, the env's outcomes, or its final info dicts); call once per batch."""
+        records = [
+            r if isinstance(r, GameResult) else GameResult.of(r) if isinstance(r, Outcome) else GameResult.from_info(r)
+            for r in results
+        ]
         self.games_seen += len(records)
         self._observe(records)
 

@@ -8,16 +8,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from arena.errors import CurriculumError
+from arena.outcome import SCORES, Outcome, Result
 from opponents.spec import OpponentSpec, parse_opponent
 
 #: The seat an episode spec fixes. "random" is a config choice resolved by the curriculum, never an episode's:
 #: a GRPO group must share its seat, and the env would draw "random" per episode from its own generator.
 EpisodeSeat = Literal["first", "second"]
 SeatChoice = Literal["random", "first", "second"]
-Outcome = Literal["win", "draw", "loss", "truncated"]
 
-#: Score of each outcome from the agent's side. A truncated game is scored as a loss: stalling is not winning.
-OUTCOME_SCORE: dict[str, float] = {"win": 1.0, "draw": 0.5, "loss": 0.0, "truncated": 0.0}
+#: Score of each outcome from the agent's side (`arena.outcome.SCORES`). A truncated game is scored as a loss:
+#: stalling is not winning.
+OUTCOME_SCORE = SCORES
 
 #: Upper bound (exclusive) of drawn opponent seeds; the env accepts any non-negative int64.
 SEED_BOUND = 2**63 - 1
@@ -70,13 +71,20 @@ class GameResult(BaseModel):
 
     opponent: str = Field(min_length=1, description="The opponent's tier name (the env's info['opponent']).")
     seat: EpisodeSeat = Field(description="The agent's seat.")
-    outcome: Outcome = Field(description="win, draw, loss (a forfeit is a loss) or truncated.")
+    outcome: Result = Field(description="win, draw, loss (a forfeit is a loss) or truncated.")
     invalid_moves: int = Field(0, ge=0, description="Unparseable or illegal agent moves in the game.")
 
     @property
     def score(self) -> float:
         """1 for a win, 0.5 for a draw, 0 for a loss or a truncated game."""
         return OUTCOME_SCORE[self.outcome]
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> GameResult:
+        """The result of a game the env ended (`TextGameEnv.outcome`)."""
+        return cls(
+            opponent=outcome.opponent, seat=outcome.seat, outcome=outcome.result, invalid_moves=outcome.invalid_moves
+        )
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> GameResult:

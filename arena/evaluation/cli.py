@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from arena.errors import ArenaError
+from arena.models.loading import run_config
 
 PLAYER_HELP = (
     "who plays: a tier name (random, noisy-<p>, depth-<d>, perfect, ...), 'tiny' or 'tiny:<seed>' (the embedded "
@@ -277,18 +278,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _run_config(spec: str) -> Path | None:
-    """The config.yaml of the training run a `model:` player comes from: the run directory itself, or the run of
-    its checkpoint-N, final/ or warmup/ folder. None for any other player."""
+    """The config.yaml of the training run a `model:` player comes from; None for any other player."""
     kind, _, path = spec.partition(":")
-    if kind != "model" or not path:
-        return None
-    folder = Path(path).expanduser()
-    if (folder / "config.yaml").is_file():
-        return folder / "config.yaml"
-    if folder.name.startswith("checkpoint-") or folder.name in ("final", "warmup"):
-        run = folder.parent / "config.yaml"
-        return run if run.is_file() else None
-    return None
+    return run_config(path) if kind == "model" and path else None
 
 
 def _mapping(text: str, flag: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from arena.evaluation.quality import MoveJudge
 from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, move_entropy, wilson_interval
 from arena.games.base import Game
 from arena.games.registry import get_spec
+from arena.outcome import SCORES, Outcome
 from arena.text import AnswerFormat
 
 DEFAULT_TIERS = ("random", "noisy-0.5", "depth-2", "perfect")
@@ -168,7 +169,40 @@ class GameRecord:
 
     @property
     def score(self) -> float:
-        return {"win": 1.0, "draw": 0.5}.get(self.result, 0.0)
+        return SCORES.get(self.result, 0.0)  # a failed game scores nothing (it is kept out of the results)
+
+    @classmethod
+    def unplayed(cls, job: _Job, player: str) -> GameRecord:
+        """The record of `job` before its first move (no result yet)."""
+        record = cls(
+            group=job.group,
+            tier=job.tier,
+            index=job.index,
+            seat=job.seat,
+            start=list(job.start),
+            moves=[],
+            result="",
+            agent_turns=0,
+            format_errors=0,
+            unparseable_moves=0,
+            illegal_moves=0,
+            invalid_moves=0,
+            think_chars=0,
+            seconds=0.0,
+        )
+        if job.sample is not None:
+            record.sample, record.player = job.sample, player
+        return record
+
+    def finish(self, outcome: Outcome) -> None:
+        """Take the game's end from the env: its moves, result and the agent's answer counts."""
+        self.moves = list(outcome.moves)
+        self.result = outcome.result
+        self.agent_turns = outcome.agent_turns
+        self.format_errors = outcome.format_errors
+        self.unparseable_moves = outcome.unparseable_moves
+        self.illegal_moves = outcome.illegal_moves
+        self.invalid_moves = outcome.invalid_moves
 
     def to_dict(self) -> dict[str, Any]:
         keys = ("group", "tier", "index", "seat", "start", "moves", "result", "agent_turns", "format_errors")
@@ -481,13 +515,6 @@ class _Slot:
 ProgressCallback = Callable[[int, int], None]
 
 
-def _unplayed(job: _Job, player: Player) -> GameRecord:
-    record = GameRecord(job.group, job.tier, job.index, job.seat, list(job.start), [], "", 0, 0, 0, 0, 0, 0, 0.0)
-    if job.sample is not None:
-        record.sample, record.player = job.sample, player.name
-    return record
-
-
 def _messages(slot: _Slot, config: EvalConfig) -> list[dict[str, str]]:
     """The chat a player sees: this move's prompt alone, or (context='game') the whole game so far."""
     system, user = (dict(m) for m in slot.info["messages"])
@@ -537,7 +564,7 @@ def run_games(
             )
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
             _, info = env.reset(seed=job.env_seed, options=options)
-            record = _unplayed(job, player)
+            record = GameRecord.unplayed(job, player.name)
             active.append(_Slot(job, env, info, np.random.default_rng(job.player_seed), record))
         turns = [Turn(_messages(s, config), s.env.state, tuple(s.info["legal_moves"]), s.rng) for s in active]
         started = time.perf_counter()
@@ -552,7 +579,7 @@ def run_games(
             raise ArenaError(f"player {player.name!r} returned {len(answers)} completions for {len(turns)} turns")
         if all(a is None for a in answers):  # the endpoint is down: stop rather than fail every game slowly
             failures.stopped = True
-            unplayed = [s.record for s in active] + [_unplayed(job, player) for job in pending]
+            unplayed = [s.record for s in active] + [GameRecord.unplayed(job, player.name) for job in pending]
             for rec in unplayed:
                 rec.result = "failed"
             failures.games += unplayed
@@ -580,13 +607,7 @@ def run_games(
                     rec.verdicts.append(judge.judge(before, move))
             slot.info = info
             if terminated or truncated:
-                rec.moves = list(info["moves"])
-                rec.result = info["result"]
-                rec.agent_turns = info["agent_turns"]
-                rec.format_errors = info["format_errors"]
-                rec.unparseable_moves = info["unparseable_moves"]
-                rec.illegal_moves = info["illegal_moves"]
-                rec.invalid_moves = info["invalid_moves"]
+                rec.finish(slot.env.outcome)
                 done.append(rec)
                 free.setdefault(slot.job.tier, []).append(slot.env)
                 if progress is not None:

@@ -6,12 +6,15 @@ Players, model opponents and training all load through `load_pretrained`, so a p
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaError, MissingExtraError
 
 ADAPTER_CONFIG = "adapter_config.json"
+RUN_CONFIG = "config.yaml"  # a training run's config, in its run directory
+_CHECKPOINT = re.compile(r"checkpoint-[0-9]+")
 
 
 def _merged_adapter(folder: str, dtype: Any) -> Any:
@@ -31,6 +34,24 @@ def missing_model_folder(name_or_path: str) -> bool:
     return looks_local and not Path(name_or_path).expanduser().exists()
 
 
+def checkpoints(run_dir: Path) -> list[Path]:
+    """A training run's `checkpoint-N` folders, by step (the latest last)."""
+    found = [p for p in run_dir.glob("checkpoint-*") if _CHECKPOINT.fullmatch(p.name) and p.is_dir()]
+    return sorted(found, key=lambda p: int(p.name[len("checkpoint-") :]))
+
+
+def run_config(path: str | Path) -> Path | None:
+    """The `config.yaml` of the training run a model folder comes from: the run directory itself, or the run of its
+    checkpoint-N, final/ or warmup/ folder. None for a folder outside a run (or a hub id)."""
+    folder = Path(path).expanduser()
+    if (folder / RUN_CONFIG).is_file():
+        return folder / RUN_CONFIG
+    if _CHECKPOINT.fullmatch(folder.name) or folder.name in ("final", "warmup"):
+        run = folder.parent / RUN_CONFIG
+        return run if run.is_file() else None
+    return None
+
+
 def resolve_checkpoint(path: str) -> str:
     """`path` itself, the folder of an installed catalog model ('smollm2-135m'), or for a training run directory
     without a config.json, its latest `checkpoint-N`."""
@@ -44,10 +65,10 @@ def resolve_checkpoint(path: str) -> str:
         )
     p = Path(path)
     if p.is_dir() and not (p / "config.json").exists() and not (p / ADAPTER_CONFIG).exists():
-        steps = [(int(c.name.split("-")[-1]), c) for c in p.glob("checkpoint-*") if c.name.split("-")[-1].isdigit()]
-        if not steps:
+        found = checkpoints(p)
+        if not found:
             raise ArenaError(f"{path!r} has no config.json and no checkpoint-N directory: not a model checkpoint")
-        return str(max(steps)[1])
+        return str(found[-1])
     return path
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from arena.errors import ArenaError
+from arena.models.loading import RUN_CONFIG
 
 from .checkpoints import checkpoint_problem, newest_intact
 from .config import TrainConfig, config_to_yaml, load_train_config
@@ -290,7 +291,7 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
     model, tokenizer = load_model(config)
     run_dir.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot load leaves no empty run directory
     if main:
-        (run_dir / "config.yaml").write_text(config_to_yaml(config))
+        (run_dir / RUN_CONFIG).write_text(config_to_yaml(config))
         console.print(f"[bold]run directory[/bold] {run_dir}")
     try:
         return _train(config, run_dir, checkpoint, model, tokenizer, dist, started)
@@ -430,13 +431,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume and not args.config:
             saved = Path(args.resume)
             saved = saved.parent if saved.name.startswith("checkpoint-") else saved
-            if not (saved / "config.yaml").is_file():
+            if not (saved / RUN_CONFIG).is_file():
                 what = "no such folder" if not saved.is_dir() else "no config.yaml there, so not a run directory"
                 raise ArenaError(
                     f"--resume {args.resume}: {what}; pass a run directory made by train.py (runs/<run>) or one "
                     "of its checkpoint-N folders"
                 )
-            config = load_train_config(saved / "config.yaml", overrides)
+            config = load_train_config(saved / RUN_CONFIG, overrides)
         else:
             config = load_train_config(args.config, overrides)
         train(config, resume=args.resume)

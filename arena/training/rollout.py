@@ -19,6 +19,7 @@ import numpy as np
 from arena.env import EnvConfig, TextGameEnv, turn_record
 from arena.errors import ArenaError
 from arena.generation import Backend, DistinctMoves
+from arena.outcome import Outcome
 
 #: Positions kept from the policy's latest whole games for `path_starts`; older ones drop out.
 PATH_POOL_SIZE = 1024
@@ -37,12 +38,13 @@ class Episode:
     logprobs: list[float] = field(default_factory=list)
     reward: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)  # the env's info at the game's last step
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    outcome: Outcome | None = None  # set when the game ends (or is cut off: then truncated)
 
     @property
     def result(self) -> str:
-        return self.info.get("result") or "truncated"
+        return self.outcome.result if self.outcome is not None else "truncated"
 
 
 class ChatFormatter:
@@ -192,17 +194,15 @@ class GameRunner:
                     and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
                 )
                 if terminated or truncated or too_long:
-                    ep.reward, ep.info = float(reward), info
+                    ep.reward, ep.info, ep.outcome = float(reward), info, envs[i].outcome
                     ep.components = dict(info.get("reward_components") or {})
                     if not (terminated or truncated):  # cut by the sequence budget: scored like a truncation
+                        ep.info = {**info, "result": "truncated"}
+                        ep.outcome = out = Outcome.from_info(ep.info)
                         comps = self.env_config.rewards.components(
-                            "truncated",
-                            info["agent_turns"] - info["format_errors"],
-                            info["agent_turns"],
-                            info["invalid_moves"],
+                            "truncated", out.formatted_turns, out.agent_turns, out.invalid_moves
                         )
                         ep.components, ep.reward = comps, float(sum(comps.values()))
-                        ep.info = {**info, "result": "truncated"}
                     continue
                 ended = bool(ids) and ids[-1] in getattr(backend, "stop_ids", ())
                 reply = self.chat.reply_ids(messages[i], answer, obs, ended_turn=ended)
@@ -349,13 +349,9 @@ class GameRunner:
                 if whole_game[i] and not (terminated or truncated):
                     pool.append((list(info["moves"]), info["seat"]))
                 if terminated or truncated:
-                    ep.info = info
-                    outcome = rewards.components(info["result"], 0, 1, 0)["outcome"]
-                    ep.components = {
-                        "outcome": outcome,
-                        "format": rewards.format_weight * first_format[i],
-                        "invalid": rewards.invalid_penalty if first_invalid[i] else 0.0,
-                    }
+                    ep.info, ep.outcome = info, envs[i].outcome
+                    # Scored as a one-turn game: the outcome is the play-out's, format and invalid the answer's.
+                    ep.components = rewards.components(info["result"], int(first_format[i]), 1, int(first_invalid[i]))
                     ep.reward = float(sum(ep.components.values()))
                     if loss_starts > 0 and info["result"] == "loss":
                         for moves in played[i]:

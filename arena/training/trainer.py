@@ -17,7 +17,7 @@ import numpy as np
 
 from arena.errors import ArenaError
 from arena.generation import TransformersBackend
-from arena.models.loading import load_pretrained
+from arena.models.loading import checkpoints, load_pretrained
 from curricula import GameResult, make_curriculum
 
 from .config import TrainConfig
@@ -34,12 +34,9 @@ def run_dir_name(config: TrainConfig, now: datetime | None = None) -> str:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    steps = [
-        (int(p.name.split("-")[1]), p)
-        for p in run_dir.glob("checkpoint-*")
-        if p.name.split("-")[1].isdigit() and (p / STATE_FILE).exists()
-    ]
-    return max(steps)[1] if steps else None
+    """The run's latest checkpoint-N that holds the rollout's state too (one a resume can start from)."""
+    found = [p for p in checkpoints(run_dir) if (p / STATE_FILE).exists()]
+    return found[-1] if found else None
 
 
 def load_model(config: TrainConfig) -> tuple[Any, Any]:
@@ -195,7 +192,7 @@ class ArenaRollout:
         finally:
             model.train(was_training)
         elapsed = time.perf_counter() - started
-        self.curriculum.update([GameResult.from_info(ep.info) for ep in episodes])
+        self.curriculum.update([GameResult.of(ep.outcome) for ep in episodes])
         self.exploration.observe(step, float(np.mean([ep.reward for ep in episodes])))
         metrics = self._metrics(episodes, temperature, elapsed)
         self.totals["games"] += len(episodes)
@@ -242,19 +239,20 @@ class ArenaRollout:
     # -- metrics -----------------------------------------------------------------------------------------
 
     def _metrics(self, episodes: Sequence[Episode], temperature: float, elapsed: float) -> dict[str, float]:
-        results = [ep.result for ep in episodes]
-        turns = sum(ep.info.get("agent_turns", 0) for ep in episodes) or 1
+        outcomes = [ep.outcome for ep in episodes]
+        results = [o.result for o in outcomes]
+        turns = sum(o.agent_turns for o in outcomes) or 1
         stats = self.runner.stats
         out = {
             "games/win_rate": results.count("win") / len(results),
             "games/draw_rate": results.count("draw") / len(results),
             "games/loss_rate": results.count("loss") / len(results),
             "games/truncated_rate": results.count("truncated") / len(results),
-            "games/invalid_move_rate": sum(ep.info.get("invalid_moves", 0) for ep in episodes) / turns,
-            "games/format_rate": 1 - sum(ep.info.get("format_errors", 0) for ep in episodes) / turns,
+            "games/invalid_move_rate": sum(o.invalid_moves for o in outcomes) / turns,
+            "games/format_rate": 1 - sum(o.format_errors for o in outcomes) / turns,
             "games/agent_turns": turns / len(episodes),
             # distinct move sequences among the step's games (whole games, the start's moves included)
-            "games/distinct_lines": len({tuple(ep.info.get("moves", ())) for ep in episodes}),
+            "games/distinct_lines": len({o.moves for o in outcomes}),
             "exploration/temperature": temperature,
             "rollout/seconds": elapsed,
             "rollout/generation_seconds": stats.generation_s,
@@ -371,16 +369,14 @@ def write_transcripts(folder: Path, step: int, episodes: Sequence[Episode]) -> P
                 "result": ep.result,
                 "reward": ep.reward,
                 "components": ep.components,
-                "moves": ep.info.get("moves"),
+                "moves": list(ep.outcome.moves),
                 "turns": ep.transcript,
             }
             f.write(json.dumps(record) + "\n")
     lines = []
     for i, ep in enumerate(episodes):
-        opponent = ep.info.get("opponent")
-        lines.append(
-            f"=== step {step}, game {i}: vs {opponent}, seat {ep.info.get('seat')}, {ep.result}, reward {ep.reward:.2f}"
-        )
+        o = ep.outcome
+        lines.append(f"=== step {step}, game {i}: vs {o.opponent}, seat {o.seat}, {o.result}, reward {ep.reward:.2f}")
         for t in ep.transcript:
             lines += [t["prompt"], f">>> {t['completion']}"]
             if t["invalid"]:

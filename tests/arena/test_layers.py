@@ -1,6 +1,6 @@
-"""Imports run one way: rules -> text -> loading and generation -> opponents -> env -> players and the tiny model ->
-curricula -> evaluation -> training -> command line. A module may import its own layer or one below, never above
-(imports for type checking only are not counted)."""
+"""Imports run one way: rules and outcomes -> text -> loading and generation -> opponents -> env -> players and the
+tiny model -> curricula -> evaluation -> training -> command line. A module may import its own layer or one below,
+never above (imports for type checking only are not counted)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ LAYERS = [
     ("arena.errors", 0),
     ("arena.games.base", 1),
     ("arena.rewards", 1),
+    ("arena.outcome", 1),
     ("arena.text", 2),
     ("arena.games", 3),
     ("arena.models.catalog", 4),
