@@ -10,7 +10,7 @@ import json
 import time
 import zlib
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +18,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from arena.env import TextGameEnv, turn_record
+from arena.batch import Played, Table, play_batched
+from arena.env import TextGameEnv
 from arena.errors import ArenaError
 from arena.evaluation.pass_k import check_pass_k, pass_k_entry
 from arena.evaluation.players import EndpointError, Player, Turn, make_player
@@ -504,9 +505,9 @@ def _jobs(
 
 @dataclass
 class _Slot:
+    """What evaluation keeps for a game in flight (`Table.data`)."""
+
     job: _Job
-    env: TextGameEnv
-    info: dict[str, Any]
     rng: np.random.Generator
     record: GameRecord
     chat: list[dict[str, str]] = field(default_factory=list)  # this game's user and assistant turns so far
@@ -515,10 +516,10 @@ class _Slot:
 ProgressCallback = Callable[[int, int], None]
 
 
-def _messages(slot: _Slot, config: EvalConfig) -> list[dict[str, str]]:
+def _messages(table: Table, config: EvalConfig) -> list[dict[str, str]]:
     """The chat a player sees: this move's prompt alone, or (context='game') the whole game so far."""
-    system, user = (dict(m) for m in slot.info["messages"])
-    return [system, *slot.chat, user] if config.context == "game" else [system, user]
+    system, user = (dict(m) for m in table.info["messages"])
+    return [system, *table.data.chat, user] if config.context == "game" else [system, user]
 
 
 @dataclass
@@ -552,9 +553,11 @@ def run_games(
     if config.invalid_move != "retry":
         env_kwargs.pop("max_retries")
     free: dict[str, list[TextGameEnv]] = {}  # envs are reused so opponents' search caches survive between games
-    pending, active, done = deque(jobs), [], []
-    while pending or active:
-        while pending and len(active) < config.batch_size:
+    pending, done = deque(jobs), []
+    per_move = 0.0  # seconds of the player's last call, per turn
+
+    def start() -> Iterator[Table]:
+        while pending:
             job = pending.popleft()
             envs = free.setdefault(job.tier, [])
             env = (
@@ -565,8 +568,17 @@ def run_games(
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
             _, info = env.reset(seed=job.env_seed, options=options)
             record = GameRecord.unplayed(job, player.name)
-            active.append(_Slot(job, env, info, np.random.default_rng(job.player_seed), record))
-        turns = [Turn(_messages(s, config), s.env.state, tuple(s.info["legal_moves"]), s.rng) for s in active]
+            slot = _Slot(job, np.random.default_rng(job.player_seed), record)
+            yield Table(env, info, data=slot, transcript=record.transcript)
+
+    def leave(table: Table) -> None:
+        free.setdefault(table.data.job.tier, []).append(table.env)  # reset before its next game
+        if progress is not None:
+            progress(1, len(jobs))
+
+    def answer(active: list[Table]) -> list[str | None] | None:
+        nonlocal per_move
+        turns = [Turn(_messages(t, config), t.env.state, tuple(t.info["legal_moves"]), t.data.rng) for t in active]
         started = time.perf_counter()
         answers: list[str | None]
         try:
@@ -579,42 +591,36 @@ def run_games(
             raise ArenaError(f"player {player.name!r} returned {len(answers)} completions for {len(turns)} turns")
         if all(a is None for a in answers):  # the endpoint is down: stop rather than fail every game slowly
             failures.stopped = True
-            unplayed = [s.record for s in active] + [GameRecord.unplayed(job, player.name) for job in pending]
+            unplayed = [t.data.record for t in active] + [GameRecord.unplayed(job, player.name) for job in pending]
             for rec in unplayed:
                 rec.result = "failed"
             failures.games += unplayed
-            return done
-        still = []
-        for slot, text in zip(active, answers, strict=True):
+            return None
+        for table, text in zip(active, answers, strict=True):
             if text is None:
-                slot.record.result = "failed"
-                failures.games.append(slot.record)
-                free.setdefault(slot.job.tier, []).append(slot.env)  # reset before its next game
-                if progress is not None:
-                    progress(1, len(jobs))
-                continue
-            before = slot.env.state
-            slot.chat += [dict(slot.info["messages"][-1]), {"role": "assistant", "content": text}]
-            _, _, terminated, truncated, info = slot.env.step(text)
-            rec = slot.record
-            rec.transcript.append(turn_record(slot.info["messages"][-1]["content"], text, info))
-            rec.seconds += per_move
-            rec.think_chars += len(info.get("think") or "")
-            if info.get("invalid_kind") is None and info.get("agent_move") is not None:
-                move = int(info["agent_move"])
-                rec.agent_choices.append((slot.env.game.key(before), move))
-                if judge is not None:
-                    rec.verdicts.append(judge.judge(before, move))
-            slot.info = info
-            if terminated or truncated:
-                rec.finish(slot.env.outcome)
-                done.append(rec)
-                free.setdefault(slot.job.tier, []).append(slot.env)
-                if progress is not None:
-                    progress(1, len(jobs))
-            else:
-                still.append(slot)
-        active = still
+                table.data.record.result = "failed"
+                failures.games.append(table.data.record)
+                leave(table)
+        return answers
+
+    def on_step(table: Table, played: Played) -> bool:
+        slot, info = table.data, played.info
+        rec = slot.record
+        slot.chat += [dict(table.info["messages"][-1]), {"role": "assistant", "content": played.answer}]
+        rec.seconds += per_move
+        rec.think_chars += len(info.get("think") or "")
+        if info.get("invalid_kind") is None and info.get("agent_move") is not None:
+            move = int(info["agent_move"])
+            rec.agent_choices.append((table.env.game.key(played.before), move))
+            if judge is not None:
+                rec.verdicts.append(judge.judge(played.before, move))
+        if played.over:
+            rec.finish(table.env.outcome)
+            done.append(rec)
+            leave(table)
+        return True
+
+    play_batched(start(), answer, on_step, in_flight=config.batch_size)
     return done
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from arena.env import EnvConfig, TextGameEnv, turn_record
+from arena.batch import Played, Table, play_batched
+from arena.env import EnvConfig, TextGameEnv
 from arena.errors import ArenaError
 from arena.generation import Backend, DistinctMoves
 from arena.outcome import Outcome
@@ -156,67 +157,67 @@ class GameRunner:
         stats = RolloutStats(games=len(options))
         rng = np.random.default_rng(seed)
         opponent_before = sum(env.opponent_seconds for env in self._envs)
-        t0 = time.perf_counter()
-        envs, episodes, messages = [], [], []
+        started = time.perf_counter()
+        tables = []
         for i, opts in enumerate(options):
             env = self._env(i)
             _, info = env.reset(seed=int(rng.integers(2**31)), options=dict(opts))
-            envs.append(env)
-            messages.append(info["messages"])
-            episodes.append(Episode(options=dict(opts), prompt_ids=self.chat.prompt_ids(info["messages"])))
-        stats.env_s += time.perf_counter() - t0
-        active = list(range(len(options)))
-        while active:
+            ep = Episode(options=dict(opts), prompt_ids=self.chat.prompt_ids(info["messages"]))
+            tables.append(Table(env, info, data=ep, transcript=ep.transcript))
+        stop_ids = set(getattr(backend, "stop_ids", ()))
+        generated: dict[int, list[int]] = {}  # each game's answer this round, by id(table)
+
+        def answer(active: list[Table]) -> list[str]:
             t0 = time.perf_counter()
-            contexts = [episodes[i].prompt_ids + episodes[i].completion_ids for i in active]
             outs = backend.generate(
-                contexts,
+                [t.data.prompt_ids + t.data.completion_ids for t in active],
                 max_new_tokens=max_new_tokens,
                 top_p=top_p,
                 seed=int(rng.integers(2**31)),
                 **_sampling(temperature, move_temperature),
             )
-            t1 = time.perf_counter()
-            stats.generation_s += t1 - t0
-            still = []
-            for i, (ids, lps) in zip(active, outs, strict=True):
-                ep = episodes[i]
+            stats.generation_s += time.perf_counter() - t0
+            texts = []
+            for t, (ids, lps) in zip(active, outs, strict=True):
+                ep = t.data
                 ep.completion_ids += ids
                 ep.env_mask += [1] * len(ids)
                 ep.logprobs += lps
                 stats.model_tokens += len(ids)
                 stats.turns += 1
-                answer = self.tokenizer.decode(ids, skip_special_tokens=True)
-                obs, reward, terminated, truncated, info = envs[i].step(answer)
-                ep.transcript.append(turn_record(messages[i][-1]["content"], answer, info))
-                too_long = (
-                    max_sequence_tokens is not None
-                    and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
-                )
-                if terminated or truncated or too_long:
-                    ep.reward, ep.info, ep.outcome = float(reward), info, envs[i].outcome
-                    ep.components = dict(info.get("reward_components") or {})
-                    if not (terminated or truncated):  # cut by the sequence budget: scored like a truncation
-                        ep.info = {**info, "result": "truncated"}
-                        ep.outcome = out = Outcome.from_info(ep.info)
-                        comps = self.env_config.rewards.components(
-                            "truncated", out.formatted_turns, out.agent_turns, out.invalid_moves
-                        )
-                        ep.components, ep.reward = comps, float(sum(comps.values()))
-                    continue
-                ended = bool(ids) and ids[-1] in getattr(backend, "stop_ids", ())
-                reply = self.chat.reply_ids(messages[i], answer, obs, ended_turn=ended)
-                ep.completion_ids += reply
-                ep.env_mask += [0] * len(reply)
-                ep.logprobs += [0.0] * len(reply)
-                stats.env_tokens += len(reply)
-                messages[i] = info["messages"]
-                still.append(i)
-            stats.env_s += time.perf_counter() - t1
-            active = still
+                generated[id(t)] = ids
+                texts.append(self.tokenizer.decode(ids, skip_special_tokens=True))
+            return texts
+
+        def on_step(t: Table, played: Played) -> bool:
+            ep, ids = t.data, generated.pop(id(t))
+            too_long = (
+                max_sequence_tokens is not None and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
+            )
+            if played.over or too_long:
+                ep.reward, ep.info, ep.outcome = float(played.reward), played.info, t.env.outcome
+                ep.components = dict(played.info.get("reward_components") or {})
+                if not played.over:  # cut by the sequence budget: scored like a truncation
+                    ep.info = {**played.info, "result": "truncated"}
+                    ep.outcome = out = Outcome.from_info(ep.info)
+                    comps = self.env_config.rewards.components(
+                        "truncated", out.formatted_turns, out.agent_turns, out.invalid_moves
+                    )
+                    ep.components, ep.reward = comps, float(sum(comps.values()))
+                return False
+            ended = bool(ids) and ids[-1] in stop_ids
+            reply = self.chat.reply_ids(t.info["messages"], played.answer, played.observation, ended_turn=ended)
+            ep.completion_ids += reply
+            ep.env_mask += [0] * len(reply)
+            ep.logprobs += [0.0] * len(reply)
+            stats.env_tokens += len(reply)
+            return True
+
+        play_batched(tables, answer, on_step)
+        stats.env_s = time.perf_counter() - started - stats.generation_s
         stats.opponent_s = sum(env.opponent_seconds for env in self._envs) - opponent_before
         self.stats = stats
-        return episodes
+        return [t.data for t in tables]
 
     def play_decisions(
         self,
@@ -273,11 +274,11 @@ class GameRunner:
         """
         stats = RolloutStats(games=len(options) * group_size)
         rng = np.random.default_rng(seed)
-        t0 = time.perf_counter()
+        started = time.perf_counter()
         opponent_before = sum(env.opponent_seconds for env in self._envs)
         rewards = self.env_config.rewards
         episodes: list[Episode] = []
-        infos: list[dict[str, Any]] = []
+        tables: list[Table] = []
         pool, drawn_from = self.path_positions, list(self.path_positions)  # this call adds to the next one's
         lost_from = list(self.loss_positions)
         whole_game = [False] * (len(options) * group_size)  # members whose play-out is the policy's whole game
@@ -296,72 +297,74 @@ class GameRunner:
                 group_opts = self._decision_point(g * group_size, dict(opts), rng, max_prefix_plies)
             env_seed = int(rng.integers(2**31))
             for m in range(group_size):
-                _, info = self._env(g * group_size + m).reset(seed=env_seed, options=group_opts)
-                infos.append(info)
-                episodes.append(Episode(options=group_opts, prompt_ids=self.chat.prompt_ids(info["messages"])))
+                env = self._env(g * group_size + m)
+                _, info = env.reset(seed=env_seed, options=group_opts)
+                ep = Episode(options=group_opts, prompt_ids=self.chat.prompt_ids(info["messages"]))
+                episodes.append(ep)
+                tables.append(Table(env, info, data=len(tables), transcript=ep.transcript))
                 if whole_game[g * group_size + m]:
                     pool.append(([], info["seat"]))
-        stats.env_s += time.perf_counter() - t0
 
-        envs = self._envs[: len(episodes)]
         first = [True] * len(episodes)
         first_invalid = [False] * len(episodes)
         first_format = [False] * len(episodes)
         first_move: list[int | None] = [None] * len(episodes)
-        played: list[list[list[int]]] = [[] for _ in episodes]  # positions each play-out's policy moved from
-        active = list(range(len(episodes)))
-        while active:
+        played_from: list[list[list[int]]] = [[] for _ in episodes]  # positions each play-out's policy moved from
+
+        def answer(active: list[Table]) -> list[str]:
             t0 = time.perf_counter()
             contexts = [
-                episodes[i].prompt_ids if first[i] else self.chat.prompt_ids(infos[i]["messages"]) for i in active
+                episodes[t.data].prompt_ids if first[t.data] else self.chat.prompt_ids(t.info["messages"])
+                for t in active
             ]
             # Every game is at its first answer in the first call and past it in every later one.
             sampling: dict[str, Any] = _sampling(temperature, move_temperature)
-            if not first[active[0]] and continuation_temperature is not None:
+            if not first[active[0].data] and continuation_temperature is not None:
                 sampling = _sampling(continuation_temperature, None)
-            if first[active[0]] and distinct_moves:
+            if first[active[0].data] and distinct_moves:
                 sampling["distinct"] = DistinctMoves(
-                    groups=[i // group_size for i in active], legal=[infos[i]["legal_moves"] for i in active]
+                    groups=[t.data // group_size for t in active], legal=[t.info["legal_moves"] for t in active]
                 )
             outs = backend.generate(
                 contexts, max_new_tokens=max_new_tokens, top_p=top_p, seed=int(rng.integers(2**31)), **sampling
             )
-            t1 = time.perf_counter()
-            stats.generation_s += t1 - t0
-            still = []
-            for i, (ids, lps) in zip(active, outs, strict=True):
-                ep = episodes[i]
-                answer = self.tokenizer.decode(ids, skip_special_tokens=True)
-                prompt = infos[i]["messages"][-1]["content"]
-                obs, reward, terminated, truncated, info = envs[i].step(answer)
+            stats.generation_s += time.perf_counter() - t0
+            texts = []
+            for t, (ids, lps) in zip(active, outs, strict=True):
                 stats.turns += 1
                 stats.model_tokens += len(ids)
-                if first[i]:
-                    ep.completion_ids, ep.env_mask, ep.logprobs = list(ids), [1] * len(ids), list(lps)
-                    first_format[i] = bool(info.get("format_ok"))
-                    first_invalid[i] = info.get("invalid_kind") is not None
-                    first_move[i] = None if first_invalid[i] else info.get("agent_move")
-                    first[i] = False
-                else:
-                    played[i].append(list(infos[i]["moves"]))
-                ep.transcript.append(turn_record(prompt, answer, info))
-                infos[i] = info
-                if whole_game[i] and not (terminated or truncated):
-                    pool.append((list(info["moves"]), info["seat"]))
-                if terminated or truncated:
-                    ep.info, ep.outcome = info, envs[i].outcome
-                    # Scored as a one-turn game: the outcome is the play-out's, format and invalid the answer's.
-                    ep.components = rewards.components(info["result"], int(first_format[i]), 1, int(first_invalid[i]))
-                    ep.reward = float(sum(ep.components.values()))
-                    if loss_starts > 0 and info["result"] == "loss":
-                        for moves in played[i]:
-                            self.loss_positions.append((moves, info["seat"], ep.options["opponent"]))
-                else:
-                    still.append(i)
-            stats.env_s += time.perf_counter() - t1
-            active = still
+                if first[t.data]:  # only the first answer is trained on
+                    episodes[t.data].completion_ids, episodes[t.data].logprobs = list(ids), list(lps)
+                    episodes[t.data].env_mask = [1] * len(ids)
+                texts.append(self.tokenizer.decode(ids, skip_special_tokens=True))
+            return texts
+
+        def on_step(t: Table, played: Played) -> bool:
+            i, info = t.data, played.info
+            ep = episodes[i]
+            if first[i]:
+                first_format[i] = bool(info.get("format_ok"))
+                first_invalid[i] = info.get("invalid_kind") is not None
+                first_move[i] = None if first_invalid[i] else info.get("agent_move")
+                first[i] = False
+            else:
+                played_from[i].append(list(t.info["moves"]))
+            if whole_game[i] and not played.over:
+                pool.append((list(info["moves"]), info["seat"]))
+            if played.over:
+                ep.info, ep.outcome = info, t.env.outcome
+                # Scored as a one-turn game: the outcome is the play-out's, format and invalid the answer's.
+                ep.components = rewards.components(info["result"], int(first_format[i]), 1, int(first_invalid[i]))
+                ep.reward = float(sum(ep.components.values()))
+                if loss_starts > 0 and info["result"] == "loss":
+                    for moves in played_from[i]:
+                        self.loss_positions.append((moves, info["seat"], ep.options["opponent"]))
+            return True
+
+        play_batched(tables, answer, on_step)
         if pool_same_move:
             _pool_outcomes(episodes, first_move, group_size)
+        stats.env_s = time.perf_counter() - started - stats.generation_s
         stats.opponent_s = sum(env.opponent_seconds for env in self._envs) - opponent_before
         self.stats = stats
         return episodes

@@ -23,6 +23,7 @@ LAYERS = [
     ("opponents", 5),
     ("arena.env", 6),
     ("arena.vector", 6),
+    ("arena.batch", 6),
     ("arena.models", 7),
     ("arena.evaluation.players", 7),
     ("curricula", 8),
