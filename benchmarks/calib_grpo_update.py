@@ -48,8 +48,8 @@ from arena.env import TextGameEnv
 from arena.games.tictactoe import TicTacToe
 from arena.rewards import RewardConfig
 from arena.training.config import load_train_config
+from arena.training.grpo import load_model
 from arena.training.rollout import ChatFormatter
-from arena.training.trainer import load_model
 from opponents.minimax import Minimax, is_loss, is_win
 
 

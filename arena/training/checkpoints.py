@@ -6,7 +6,7 @@ import json
 import zipfile
 from pathlib import Path
 
-from .trainer import STATE_FILE  # written last, atomically: a checkpoint without it was never finished
+from .grpo import STATE_FILE  # written last, atomically: a checkpoint without it was never finished
 
 
 def checkpoints(run_dir: Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""The training job end to end: warm-up, evaluation before, GRPO, evaluation after, learning curves."""
+"""The training job end to end (`train`): load the model, warm up the format, evaluate, run GRPO on TRL, evaluate
+again. `_train` reads as the run goes; train.py's docstring says where each step lives."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from arena.errors import ArenaError
-from arena.models.loading import RUN_CONFIG
+from arena.models.loading import RUN_CONFIG, load_pretrained
 
 from .checkpoints import checkpoint_problem, newest_intact
 from .config import TrainConfig, config_to_yaml, load_train_config
-from .trainer import STATE_FILE, ArenaRollout, grpo_args, load_model, run_dir_name
+from .grpo import STATE_FILE, ArenaRollout, grpo_args, load_model, run_dir_name
 
 console = Console()
 
@@ -149,8 +150,6 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> Path | No
 def _explorer_models(config: TrainConfig, tokenizer: Any) -> dict[str, Any]:
     """The explorer stage's frozen reference and exploitation models, its delta and coef (`ExplorerTrainer`'s
     keywords). Both models must read the trained model's tokens: their log-probabilities are taken on its answers."""
-    from arena.models.loading import load_pretrained
-
     e = config.explorer
     assert e is not None
     out: dict[str, Any] = {"delta": e.delta, "coef": e.coef}
@@ -302,50 +301,87 @@ def train(config: TrainConfig, resume: str | Path | None = None) -> Path:
 def _train(
     config: TrainConfig, run_dir: Path, checkpoint: Path | None, model: Any, tokenizer: Any, dist: Any, started: float
 ) -> Path:
+    """The run after the model has loaded: warm-up, evaluation before, GRPO (TRL), evaluation after."""
     import torch
-    from datasets import Dataset
-    from trl import GRPOTrainer
 
     main = dist.is_main_process
     if config.run.device == "cpu" or not torch.cuda.is_available():
         torch.set_num_threads(max(1, torch.get_num_threads()))
-
-    warm = run_dir / "warmup"
     if checkpoint is None and config.warmup.enabled:
-        if (warm / "config.json").exists():  # a previous attempt finished the warm-up: reuse it
-            from transformers import AutoModelForCausalLM
-
-            model = AutoModelForCausalLM.from_pretrained(warm)
-        else:
-            from .warmup import run_warmup
-
-            console.print(f"format warm-up: {config.warmup.steps} steps on random legal moves")
-            summary = run_warmup(model, tokenizer, config, str(run_dir / "warmup_tmp"))
-            shutil.rmtree(run_dir / "warmup_tmp", ignore_errors=True)  # SFT's scratch folder; nothing saved there
-            if main:  # written aside, then renamed: a crash mid-save never leaves a half warm-up to reuse
-                partial = run_dir / "warmup.partial"
-                shutil.rmtree(partial, ignore_errors=True)
-                model.save_pretrained(partial)
-                tokenizer.save_pretrained(partial)
-                (partial / "summary.json").write_text(json.dumps(summary))
-                shutil.rmtree(warm, ignore_errors=True)  # an unfinished save from before this rule
-                partial.rename(warm)
+        model = _warm_up(config, run_dir, model, tokenizer, main)
     if config.grpo.beta > 0:
         _set_reference(model, tokenizer, run_dir, main)
+    before = _evaluate_before(config, run_dir, model, tokenizer, checkpoint, main)
 
-    earlier = _load_json(run_dir / "eval_before.json")  # a resumed run: the table still compares with the start
+    rollout = ArenaRollout(config, tokenizer, run_dir, rank=dist.process_index)
+    if checkpoint is not None:
+        rollout.load_state_dict(json.loads((checkpoint / STATE_FILE).read_text()))
+        console.print(f"resuming from {checkpoint}")
+    stop = _StopOnCtrlC(enabled=dist.num_processes == 1)
+    trainer = _grpo_trainer(config, run_dir, model, tokenizer, rollout, stop, dist.num_processes)
+    _run_grpo(config, trainer, rollout, checkpoint, stop)
+    if stop.requested:
+        saved = run_dir / f"checkpoint-{trainer.state.global_step}"
+        raise TrainingInterrupted(
+            f"interrupted at step {trainer.state.global_step}: saved {saved}. Resume with: python train.py "
+            f"--resume {run_dir}"
+        )
+    if main:
+        _finish(config, run_dir, trainer, tokenizer, before, started)
+    return run_dir
+
+
+def _warm_up(config: TrainConfig, run_dir: Path, model: Any, tokenizer: Any, main: bool) -> Any:
+    """The format warm-up (supervised, on random legal moves), saved as warmup/; a previous attempt's is reused."""
+    warm = run_dir / "warmup"
+    if (warm / "config.json").exists():  # a previous attempt finished the warm-up: reuse it, loaded as the model was
+        m = config.model
+        return load_pretrained(str(warm), device=None, dtype=m.dtype, trust_remote_code=m.trust_remote_code)[0]
+    from .warmup import run_warmup
+
+    console.print(f"format warm-up: {config.warmup.steps} steps on random legal moves")
+    summary = run_warmup(model, tokenizer, config, str(run_dir / "warmup_tmp"))
+    shutil.rmtree(run_dir / "warmup_tmp", ignore_errors=True)  # SFT's scratch folder; nothing saved there
+    if main:  # written aside, then renamed: a crash mid-save never leaves a half warm-up to reuse
+        partial = run_dir / "warmup.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        model.save_pretrained(partial)
+        tokenizer.save_pretrained(partial)
+        (partial / "summary.json").write_text(json.dumps(summary))
+        shutil.rmtree(warm, ignore_errors=True)  # an unfinished save from before this rule
+        partial.rename(warm)
+    return model
+
+
+def _evaluate_before(
+    config: TrainConfig, run_dir: Path, model: Any, tokenizer: Any, checkpoint: Path | None, main: bool
+) -> list[dict[str, Any]] | None:
+    """The per-tier results before GRPO, as eval_before.json; a resumed run reads the ones it wrote at its start."""
+    earlier = _load_json(run_dir / "eval_before.json")
     before = earlier.get("tiers") if isinstance(earlier, dict) else None
     if before is None and checkpoint is None and config.eval.before and main:
         console.print(f"evaluation before GRPO: {config.eval.games_per_tier} games per tier")
         report = evaluate_model(model, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
         report.save(run_dir / "eval_before.json")
         before = report.tiers
+    return before
 
-    rollout = ArenaRollout(config, tokenizer, run_dir, rank=dist.process_index)
-    if checkpoint is not None:
-        rollout.load_state_dict(json.loads((checkpoint / STATE_FILE).read_text()))
-        console.print(f"resuming from {checkpoint}")
-    args = grpo_args(config, run_dir, dist.num_processes)
+
+def _grpo_trainer(
+    config: TrainConfig,
+    run_dir: Path,
+    model: Any,
+    tokenizer: Any,
+    rollout: ArenaRollout,
+    stop: _StopOnCtrlC,
+    world_size: int,
+) -> Any:
+    """TRL's GRPOTrainer (the explorer's subclass for an explorer stage), playing games through `rollout`."""
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    args = grpo_args(config, run_dir, world_size)
+    # One row a group: TRL counts steps by prompts, and the rollout function plays the curriculum's games instead.
     rows = config.grpo.steps * config.grpo.groups_per_step
     dataset = Dataset.from_dict({"prompt": [f"{config.game} game {i}" for i in range(rows)]})
     peft_config = None
@@ -360,7 +396,6 @@ def _train(
             target_modules=lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules),
             task_type="CAUSAL_LM",
         )
-    stop = _StopOnCtrlC(enabled=dist.num_processes == 1)
     callbacks = [*_callbacks(rollout, config, run_dir, tokenizer), _stop_callback(stop)]
     trainer_class, explorer = GRPOTrainer, {}
     if config.explorer is not None:
@@ -380,9 +415,18 @@ def _train(
     )
     callbacks[0].trainer = trainer
     if config.grpo.use_vllm:
-        from .trainer import fit_vllm_cpu_colocate
+        from .grpo import fit_vllm_cpu_colocate
 
         fit_vllm_cpu_colocate(trainer)
+    return trainer
+
+
+def _run_grpo(
+    config: TrainConfig, trainer: Any, rollout: ArenaRollout, checkpoint: Path | None, stop: _StopOnCtrlC
+) -> None:
+    """TRL's training loop; Ctrl-C finishes the step and saves a checkpoint (`stop.requested`)."""
+    import torch
+
     threads = torch.get_num_threads()
     if config.grpo.generate_ahead:  # the update and the games ahead run at once: half the cores each
         torch.set_num_threads(max(1, threads // 2))
@@ -392,28 +436,30 @@ def _train(
     finally:
         rollout.close()
         torch.set_num_threads(threads)
-    if stop.requested:
-        saved = run_dir / f"checkpoint-{trainer.state.global_step}"
-        raise TrainingInterrupted(
-            f"interrupted at step {trainer.state.global_step}: saved {saved}. Resume with: python train.py "
-            f"--resume {run_dir}"
-        )
-    if main:
-        trainer.save_model(str(run_dir / "final"))
-        tokenizer.save_pretrained(run_dir / "final")
-        (run_dir / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in trainer.state.log_history))
-        plot_learning_curves(trainer.state.log_history, run_dir / "learning_curves.png")
 
-        if config.eval.after:
-            console.print(f"evaluation after GRPO: {config.eval.games_per_tier} games per tier")
-            policy = trainer.accelerator.unwrap_model(trainer.model)
-            after = evaluate_model(policy, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
-            after.save(run_dir / "eval_after.json")
-            title = f"{config.game}: {config.eval.games_per_tier} seat-balanced games per tier, before vs after GRPO"
-            console.print(comparison_table(before, after.tiers, title))
-        minutes = (time.perf_counter() - started) / 60
-        console.print(f"done in {minutes:.1f} min; run directory {run_dir}")
-    return run_dir
+
+def _finish(
+    config: TrainConfig,
+    run_dir: Path,
+    trainer: Any,
+    tokenizer: Any,
+    before: list[dict[str, Any]] | None,
+    started: float,
+) -> None:
+    """The trained model as final/, the metrics and learning curves, and the evaluation after GRPO with its table."""
+    trainer.save_model(str(run_dir / "final"))
+    tokenizer.save_pretrained(run_dir / "final")
+    (run_dir / "metrics.jsonl").write_text("".join(json.dumps(h) + "\n" for h in trainer.state.log_history))
+    plot_learning_curves(trainer.state.log_history, run_dir / "learning_curves.png")
+    if config.eval.after:
+        console.print(f"evaluation after GRPO: {config.eval.games_per_tier} games per tier")
+        policy = trainer.accelerator.unwrap_model(trainer.model)
+        after = evaluate_model(policy, tokenizer, config, config.eval.games_per_tier, config.run.seed, True)
+        after.save(run_dir / "eval_after.json")
+        title = f"{config.game}: {config.eval.games_per_tier} seat-balanced games per tier, before vs after GRPO"
+        console.print(comparison_table(before, after.tiers, title))
+    minutes = (time.perf_counter() - started) / 60
+    console.print(f"done in {minutes:.1f} min; run directory {run_dir}")
 
 
 def main(argv: list[str] | None = None) -> int:

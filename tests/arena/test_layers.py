@@ -1,6 +1,7 @@
-"""Imports run one way: rules and outcomes -> text -> loading and generation -> opponents -> env -> players and the
-tiny model -> curricula -> evaluation -> training -> command line. A module may import its own layer or one below,
-never above (imports for type checking only are not counted)."""
+"""Imports run one way: the game contract and outcomes -> text -> the built-in games (rules with their renderers) ->
+loading and generation -> opponents -> env -> players and the tiny model -> curricula -> evaluation -> training ->
+command line. A module may import its own layer or one below, never above (imports for type checking only are not
+counted). README's development section maps the same layers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LAYERS = [
     ("arena.errors", 0),
     ("arena.games.base", 1),
+    ("arena.games.registry", 1),
     ("arena.rewards", 1),
     ("arena.outcome", 1),
     ("arena.text", 2),

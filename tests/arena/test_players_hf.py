@@ -88,7 +88,7 @@ def test_training_loads_a_path_as_players_do(tmp_path):
     import torch
 
     from arena.training.config import load_train_config
-    from arena.training.trainer import load_model
+    from arena.training.grpo import load_model
 
     run = tmp_path / "run"
     save_tiny_model(run / "checkpoint-5", seed=1)

@@ -75,7 +75,7 @@ def test_killed_run_resumes_losing_at_most_the_steps_since_its_checkpoint(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     run = only_run(tmp_path)
-    from arena.training.trainer import latest_checkpoint
+    from arena.training.grpo import latest_checkpoint
 
     last = latest_checkpoint(run)
     assert last is not None and int(last.name.split("-")[1]) >= 4

@@ -15,8 +15,8 @@ from arena.generation import TransformersBackend  # noqa: E402
 from arena.models.tiny import build_tiny_model  # noqa: E402
 from arena.training.config import ExplorationSection, load_train_config  # noqa: E402
 from arena.training.exploration import Exploration  # noqa: E402
+from arena.training.grpo import ArenaRollout  # noqa: E402
 from arena.training.rollout import ChatFormatter, GameRunner  # noqa: E402
-from arena.training.trainer import ArenaRollout  # noqa: E402
 
 
 class ScriptedBackend:
@@ -359,7 +359,7 @@ def test_turn_rollout_scores_an_invalid_first_answer(tiny):
 
 def test_vllm_backend_adapts_trl_generation():
     """vLLM cannot run here; the adapter around TRL's `vllm_generation.generate` is checked with a stand-in."""
-    from arena.training.trainer import VLLMBackend
+    from arena.training.grpo import VLLMBackend
 
     class FakeGeneration:
         temperature = top_p = max_completion_length = None
@@ -558,7 +558,7 @@ def test_turn_rollouts_ask_for_distinct_moves_on_the_answers_trained_only(tiny):
 
 def test_distinct_moves_need_turn_rollouts_and_transformers_generation():
     from arena.errors import ArenaError
-    from arena.training.trainer import VLLMBackend
+    from arena.training.grpo import VLLMBackend
 
     with pytest.raises(ArenaError, match="distinct_moves applies to turn rollouts"):
         load_train_config(None, ["--grpo.rollout", "game", "--grpo.distinct_moves", "true"])

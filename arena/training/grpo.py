@@ -1,7 +1,8 @@
-"""GRPO training glue: TRL's GRPOTrainer with a rollout function that plays whole games.
-
-`train(config)` runs the whole job: warm-up, evaluation before, GRPO with curriculum and exploration,
-evaluation after, learning curves. Everything it writes goes into one run directory.
+"""What TRL's GRPOTrainer is given to teach a model a game: the model (`load_model`), its `GRPOConfig`
+(`grpo_args`), and the rollout function it calls each step (`ArenaRollout`: the curriculum picks the games, the
+policy plays them through `rollout.GameRunner`, and their rewards and token masks go back to TRL), with vLLM
+generation where the config asks for it (`VLLMBackend`). TRL does the optimisation; `job.train` runs the whole
+job around it.
 """
 
 from __future__ import annotations
