@@ -33,14 +33,22 @@ class _Section(BaseModel):
 class RunSection(_Section):
     name: str = Field("run", pattern=r"^[A-Za-z0-9_.-]+$", description="Run name, part of the run directory name.")
     seed: int = Field(0, ge=0, description="Seed of every random generator in the run (model init, games, data).")
-    output_dir: str = Field("runs", description="Folder that holds run directories.")
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the model trains; auto picks CUDA.")
+    output_dir: str = Field(
+        "runs", description="Folder that holds the run directories (<game>__<run.name>__<seed>__<time>)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Where the model trains: 'auto' a GPU when there is one, else the CPU."
+    )
 
 
 class LoraSection(_Section):
-    r: int = Field(16, ge=1, description="LoRA rank.")
-    alpha: int = Field(32, ge=1, description="LoRA alpha.")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="LoRA dropout.")
+    r: int = Field(
+        16,
+        ge=1,
+        description="LoRA rank: the inner size of each adapter's two matrices (more rank, more trainable weights).",
+    )
+    alpha: int = Field(32, ge=1, description="LoRA scaling: an adapter's update is scaled by alpha / r.")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on an adapter's input while training.")
     target_modules: tuple[str, ...] | Literal["all-linear"] = Field(
         "all-linear", description="Modules to adapt ('all-linear' or a list of module names)."
     )
@@ -68,12 +76,18 @@ class ModelSection(_Section):
         "install smollm2-135m`), a local path (a saved model; a training run, whose latest checkpoint-N is read; a "
         "LoRA adapter, merged into its base), or a Hugging Face id. Loaded as evaluation loads a model player.",
     )
-    tiny_seed: int = Field(0, ge=0, description="Weight-init seed of the embedded tiny model.")
+    tiny_seed: int = Field(
+        0, ge=0, description="Weight-init seed of the embedded tiny model (run.seed seeds the rest of the run)."
+    )
     tiny_layers: int = Field(
         4, ge=1, le=64, description="Transformer layers of the embedded tiny model (hidden size 128 at any depth)."
     )
     trust_remote_code: bool = Field(False, description="Allow the model's own code from the hub; off unless asked.")
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weight dtype.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto",
+        description="The dtype the weights load in ('auto': as saved); bfloat16 and float16 halve their memory. "
+        "Mixed precision while training is grpo.bf16.",
+    )
     lora: LoraSection | None = Field(None, description="Train LoRA adapters (needs peft) instead of all weights.")
 
     @property
@@ -100,9 +114,11 @@ class WarmupSection(_Section):
     """A short supervised stage on random legal moves in the answer format: teaches the format, not skill."""
 
     enabled: bool = Field(True, description="Run the format warm-up before GRPO.")
-    steps: int = Field(300, ge=1, description="Optimizer steps of the warm-up.")
-    batch_size: int = Field(32, ge=1, description="Examples per warm-up step.")
-    learning_rate: float = Field(1e-3, gt=0, description="Warm-up learning rate.")
+    steps: int = Field(300, ge=1, description="Optimizer steps of the warm-up, on examples drawn from warmup.games.")
+    batch_size: int = Field(
+        32, ge=1, description="Answers (one position, one random legal move each) per warm-up step."
+    )
+    learning_rate: float = Field(1e-3, gt=0, description="Learning rate of the warm-up's optimizer.")
     games: int = Field(800, ge=1, description="Synthetic random-move games generated as warm-up data.")
     think: Literal["side", "legal_moves", "empty"] = Field(
         "side",
@@ -124,12 +140,26 @@ class GRPOSection(_Section):
         "any depth); a curriculum start (an opening, a puzzle) is the position itself. Refused with rollout 'game', "
         "whose games start where the curriculum says.",
     )
-    steps: int = Field(150, ge=1, description="GRPO optimizer steps.")
-    learning_rate: float = Field(3e-4, gt=0, description="GRPO learning rate.")
+    steps: int = Field(150, ge=1, description="GRPO optimizer steps; each plays groups_per_step x group_size games.")
+    learning_rate: float = Field(
+        3e-4, gt=0, description="Peak learning rate of GRPO's AdamW; lr_scheduler shapes it over the steps."
+    )
     group_size: int = Field(8, ge=2, description="Games per GRPO group (TRL's num_generations); all share a spec.")
-    groups_per_step: int = Field(8, ge=1, description="GRPO groups per optimizer step.")
-    max_new_tokens: int = Field(48, ge=1, description="Longest answer per turn.")
-    max_sequence_tokens: int = Field(2048, ge=64, description="A game longer than this (all turns) is truncated.")
+    groups_per_step: int = Field(
+        8,
+        ge=1,
+        description="Groups per optimizer step: each plays one curriculum spec (opponent, seat, start) group_size "
+        "times.",
+    )
+    max_new_tokens: int = Field(
+        48, ge=1, description="Longest answer per turn, in tokens; an answer cut off here is a format error."
+    )
+    max_sequence_tokens: int = Field(
+        2048,
+        ge=64,
+        description="'game' rollouts: a game whose token sequence (prompt, answers, replies) reaches this many "
+        "tokens is cut off there and scored as truncated.",
+    )
     continuation_temperature: float | None = Field(
         None,
         ge=0.0,
@@ -173,7 +203,12 @@ class GRPOSection(_Section):
         "('none', Dr. GRPO: a group whose rewards barely differ gets a small update, not a unit-sized one).",
     )
     beta: float = Field(0.0, ge=0.0, description="KL coefficient against the reference model (0: no reference).")
-    epsilon: float = Field(0.2, gt=0.0, description="Clipping range of the importance ratio.")
+    epsilon: float = Field(
+        0.2,
+        gt=0.0,
+        description="Clipping range of the importance ratio; with num_iterations 1 the ratio is 1 and nothing is "
+        "clipped.",
+    )
     epsilon_high: float | None = Field(
         None, gt=0.0, description="Upper clipping range (DAPO's clip-higher, e.g. 0.28); None: same as epsilon."
     )
@@ -186,13 +221,30 @@ class GRPOSection(_Section):
         description="Adaptive entropy control (TRL, Skywork-OR1): the bonus weight rises while the mean per-token "
         "entropy of the answers is below this target and falls above it. None: a fixed entropy_coef.",
     )
-    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field("dapo", description="TRL loss aggregation.")
-    num_iterations: int = Field(1, ge=1, description="Optimisation passes over each batch of games.")
-    max_grad_norm: float = Field(1.0, gt=0.0, description="Gradient clipping norm.")
-    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay.")
-    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Learning-rate warm-up share of the steps.")
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = Field(
+        "dapo",
+        description="How TRL averages the token losses over the model's own tokens: 'grpo' over each sequence, then "
+        "over sequences (short sequences weigh more); 'dapo' over all of the accumulated batch's; 'bnpo' over each "
+        "device's batch's; 'dr_grpo' divides by a constant (max_sequence_tokens).",
+    )
+    num_iterations: int = Field(
+        1,
+        ge=1,
+        description="Optimisation passes over each batch of games (TRL's num_iterations); above 1 the later passes "
+        "learn from games an older policy played, and epsilon clips them.",
+    )
+    max_grad_norm: float = Field(1.0, gt=0.0, description="Gradients are scaled down to this global norm when larger.")
+    weight_decay: float = Field(0.0, ge=0.0, description="AdamW weight decay (decoupled; 0: none).")
+    warmup_ratio: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Share of the steps over which the learning rate rises from 0 to learning_rate.",
+    )
     lr_scheduler: Literal["constant", "linear", "cosine", "constant_with_warmup"] = Field(
-        "constant", description="Learning-rate schedule."
+        "constant",
+        description="Learning rate over the steps, after any warmup_ratio: 'linear' and 'cosine' decay it to 0 by the "
+        "last step; 'constant' and 'constant_with_warmup' hold it.",
     )
     logging_steps: int = Field(5, ge=1, description="Log metrics every this many steps.")
     save_steps: int = Field(50, ge=1, description="Checkpoint (weights, optimizer, curriculum) every this many steps.")
@@ -214,17 +266,31 @@ class GRPOSection(_Section):
         "games with the checkpoint's weights.",
     )
     use_vllm: bool = Field(False, description="Generate with vLLM through TRL (GPU and the vllm extra needed).")
-    vllm_mode: Literal["colocate", "server"] = Field("colocate", description="vLLM in-process or a separate server.")
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="'colocate': vLLM runs in the training process and shares its GPU (vllm_gpu_memory_utilization); "
+        "'server': a separate `trl vllm-serve` process at vllm_server_base_url generates.",
+    )
     vllm_server_base_url: str | None = Field(
         None,
         description="Server mode: URL of `trl vllm-serve` (needed there; refused unless use_vllm and vllm_mode "
         "'server', which alone read it).",
     )
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0.0, le=1.0, description="Colocate mode: vLLM's GPU share.")
+    vllm_gpu_memory_utilization: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="Colocate mode: the share of GPU memory vLLM takes for its weights and KV cache; training gets the "
+        "rest.",
+    )
     bf16: bool | None = Field(
         None, description="bf16 mixed precision; None: on when a GPU supports it (off for the tiny model)."
     )
-    gradient_checkpointing: bool = Field(False, description="Trade compute for memory on large models.")
+    gradient_checkpointing: bool = Field(
+        False,
+        description="Recompute activations in the backward pass instead of keeping them: less memory on large models, "
+        "slower steps.",
+    )
 
     @field_validator("report_to", mode="before")
     @classmethod
@@ -242,7 +308,11 @@ class Waypoint(_Section):
 class WanderSection(_Section):
     """Plateau-triggered exploration: raise the temperature while reward stalls, lower it after recovery."""
 
-    enabled: bool = Field(False, description="Turn the wander phase on.")
+    enabled: bool = Field(
+        False,
+        description="Raise the sampling temperature while the mean reward stalls (patience, step, cap), and lower it "
+        "again once the reward reaches a new best.",
+    )
     patience: int = Field(20, ge=1, description="Steps without a new best reward before the temperature rises.")
     step: float = Field(0.1, gt=0.0, description="Temperature added at each plateau.")
     cap: float = Field(1.5, gt=0.0, description="Highest temperature the wander phase may reach.")
@@ -259,9 +329,23 @@ class ExplorationSection(_Section):
         "sampled at the temperature above: exploration of moves without garbling the answer format. None: the "
         "same temperature throughout. transformers generation only (not vLLM).",
     )
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass during rollouts.")
-    schedule: tuple[Waypoint, ...] = Field((), description="Temperature waypoints, linear in between.")
-    interpolation: Literal["linear", "step", "cosine"] = Field("linear", description="Between waypoints.")
+    top_p: float = Field(
+        1.0,
+        gt=0.0,
+        le=1.0,
+        description="Nucleus sampling in rollouts: draw from the likeliest tokens whose probability adds up to top_p "
+        "(1: all).",
+    )
+    schedule: tuple[Waypoint, ...] = Field(
+        (),
+        description="Temperature waypoints (step, temperature): before the first the first holds, after the last the "
+        "last; `interpolation` moves between them. Empty: `temperature` throughout.",
+    )
+    interpolation: Literal["linear", "step", "cosine"] = Field(
+        "linear",
+        description="How the temperature moves between waypoints: 'linear'; 'step', each waypoint's value until the "
+        "next; 'cosine', easing out of one and into the next.",
+    )
     wander: WanderSection = Field(default_factory=WanderSection, description="Plateau-triggered exploration.")
 
     @model_validator(mode="after")
@@ -281,6 +365,12 @@ class ExplorationSection(_Section):
 
 
 class EvalSection(_Section):
+    """How the job evaluates its model before, during and after GRPO. The rest of the evaluation's `EvalConfig` is
+    the run's own: its game and game_kwargs, env.invalid_move, env.answer.mode, env.board_layout, and the context
+    its rollouts train with (the whole game for 'game', the position alone for 'turn'). `arena eval --player
+    model:<run>` reads the game, its arguments, the layout and the context from the run's config.yaml; its other
+    settings have defaults of their own (100 games a tier, `EvalConfig`)."""
+
     tiers: tuple[str, ...] = Field(
         ("random", "noisy-0.5", "perfect"), min_length=1, description="Opponent tiers evaluated before and after."
     )
@@ -289,7 +379,7 @@ class EvalSection(_Section):
     games_during: int = Field(40, ge=2, description="Games per tier for the evaluations during training.")
     temperature: float = Field(0.0, ge=0.0, description="Sampling temperature in evaluation (0: greedy).")
     transcripts_every: int = Field(25, ge=0, description="Write game transcripts every this many steps (0: never).")
-    transcripts: int = Field(4, ge=1, description="Games per transcript dump.")
+    transcripts: int = Field(4, ge=1, description="Games per transcript dump (the first game of each group).")
     before: bool = Field(True, description="Evaluate before GRPO (after the warm-up) as eval_before.json.")
     after: bool = Field(True, description="Evaluate after GRPO as eval_after.json, with the before/after table.")
 
@@ -341,8 +431,12 @@ def _curriculum(value: Any) -> Any:
 class TrainConfig(_Section):
     """Everything a run needs. `python train.py --config FILE [--section.key value ...]`."""
 
-    game: str = Field("tictactoe", description="Registered game name.")
-    game_kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the game (e.g. rows).")
+    game: str = Field("tictactoe", description="Registered game name (`arena games` lists them).")
+    game_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments of the game's constructor (connect four: rows, columns, connect); evaluation "
+        "before, during and after GRPO plays the same board.",
+    )
     run: RunSection = Field(default_factory=RunSection, description="Naming, seeding and output.")
     env: EnvConfig = Field(default_factory=EnvConfig, description="Answer format, invalid moves, rewards.")
     curriculum: Annotated[CurriculumConfig, BeforeValidator(_curriculum)] = Field(
