@@ -192,7 +192,6 @@ class TextGameEnv(gymnasium.Env[str, str]):
             raise ArenaError(f"start position {start} already ends the game; give one with moves left")
         self.moves: list[int] = [int(m) for m in start]
         self.agent_turns = self.formatted_turns = 0
-        self.format_errors = self.unparseable_moves = self.illegal_moves = 0
         self.invalid_reasons: list[dict[str, Any]] = []
         self._retries = 0
         self._done = False
@@ -220,10 +219,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         text = action if isinstance(action, str) else _as_text(action)
         self.agent_turns += 1
         parsed = parse_answer(text, self.config.answer)
-        if parsed.format_ok:
-            self.formatted_turns += 1
-        else:
-            self.format_errors += 1
+        self.formatted_turns += parsed.format_ok
 
         move, kind, reason = parsed.move, parsed.error_kind, parsed.error
         if move is not None:
@@ -231,10 +227,6 @@ class TextGameEnv(gymnasium.Env[str, str]):
                 next_state = self.game.apply(self._state, move)
             except IllegalMoveError as exc:
                 kind, reason, move = "illegal", str(exc), None
-        if kind == "unparseable":
-            self.unparseable_moves += 1
-        elif kind == "illegal":
-            self.illegal_moves += 1
 
         feedback = None
         agent_move = None
@@ -375,6 +367,22 @@ class TextGameEnv(gymnasium.Env[str, str]):
     def state(self) -> Any:
         """The current game state (rules object: `self.game`)."""
         return self._state
+
+    # The agent's answer counts of the game so far, derived from what each turn recorded.
+    @property
+    def format_errors(self) -> int:
+        """Answers that broke the strict answer shape."""
+        return self.agent_turns - self.formatted_turns
+
+    @property
+    def unparseable_moves(self) -> int:
+        """Answers from which no move number could be read."""
+        return sum(r["kind"] == "unparseable" for r in self.invalid_reasons)
+
+    @property
+    def illegal_moves(self) -> int:
+        """Answers whose move the rules forbid where it was played."""
+        return sum(r["kind"] == "illegal" for r in self.invalid_reasons)
 
     @property
     def outcome(self) -> Outcome | None:
