@@ -95,15 +95,8 @@ def find_puzzle(
 
 def play_opening(game: Game[Any], plies: int, player: Opponent, rng: np.random.Generator) -> tuple[int, ...] | None:
     """`plies` moves played by `player` for both sides, or None if the game ended before that."""
-    state = game.initial_state()
-    moves: list[int] = []
-    for _ in range(plies):
-        if game.is_over(state):
-            return None
-        move = int(player.choose(state, rng))
-        state = game.apply(state, move)
-        moves.append(move)
-    return tuple(moves)
+    _, moves = game.play_random(plies, rng, choose=player.choose)
+    return tuple(moves) if len(moves) == plies else None
 
 
 class StartSampler:

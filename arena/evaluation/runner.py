@@ -464,14 +464,7 @@ def _seed(*parts: int | str) -> np.random.Generator:
 def _random_start(game: Any, plies: int, rng: np.random.Generator) -> tuple[int, ...]:
     """A random opening of `plies` moves that leaves the game open for at least two more moves."""
     for _ in range(1000):
-        state, moves = game.initial_state(), []
-        for _ in range(plies):
-            legal = game.legal_moves(state)
-            if not legal:
-                break
-            move = int(legal[int(rng.integers(len(legal)))])
-            state = game.apply(state, move)
-            moves.append(move)
+        state, moves = game.play_random(plies, rng)
         if len(moves) == plies and not game.is_over(state) and len(game.legal_moves(state)) >= 2:
             return tuple(moves)
     raise ArenaError(f"could not find a start position of {plies} plies that leaves the game open")

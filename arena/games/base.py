@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -120,6 +120,31 @@ class Game(ABC, Generic[State]):
                 raise IllegalMoveError(f"illegal move {move!r}: the game is already over")
             state = self.apply(state, move)
         return state
+
+    def play_random(
+        self,
+        plies: int,
+        rng: Any,
+        state: State | None = None,
+        choose: Callable[[State, Any], int] | None = None,
+    ) -> tuple[State, list[int]]:
+        """Up to `plies` moves from `state` (default: the initial position), each drawn uniformly from the legal
+        moves with the numpy generator `rng` (or by `choose(state, rng)`), stopping early where the game ends.
+        Returns the state reached and the moves played: the random openings of curricula, training's decision
+        points and evaluation's unseen starts."""
+        state = self.initial_state() if state is None else state
+        moves: list[int] = []
+        for _ in range(plies):
+            if self.is_over(state):
+                break
+            if choose is None:
+                legal = self.legal_moves(state)
+                move = int(legal[int(rng.integers(len(legal)))])
+            else:
+                move = int(choose(state, rng))
+            state = self.apply(state, move)
+            moves.append(move)
+        return state, moves
 
     def returns(self, state: State) -> tuple[float, float]:
         """Payoffs of a finished game for players 0 and 1; the default is +1 win, 0 draw, -1 loss from `winner`.

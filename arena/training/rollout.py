@@ -387,13 +387,7 @@ class GameRunner:
         limit = 0 if start else longest
         for _ in range(20 if limit else 1):  # a start asked as given is the same on every try
             plies = int(rng.integers(0, max(0, limit) + 1))
-            state, prefix = game.play(start), []
-            for _ in range(plies):
-                if game.is_over(state):
-                    break
-                move = game.legal_moves(state)[int(rng.integers(len(game.legal_moves(state))))]
-                state = game.apply(state, move)
-                prefix.append(int(move))
+            _, prefix = game.play_random(plies, rng, game.play(start))
             candidate = {**opts, "start": start + prefix}
             try:
                 env.reset(seed=0, options=candidate)  # refuses positions that are over, or over after the reply

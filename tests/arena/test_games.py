@@ -187,3 +187,24 @@ def test_heuristics_are_bounded_and_signed():
     value = game.heuristic(state)
     assert -1.0 < value < 0.0
     assert -1.0 <= TicTacToe().heuristic(TicTacToe().play([4])) <= 1.0
+
+
+def test_play_random_draws_legal_moves_and_stops_where_the_game_ends():
+    import numpy as np
+
+    from arena.games import make_game
+
+    game = make_game("tictactoe")
+    state, moves = game.play_random(4, np.random.default_rng(0))
+    assert len(moves) == 4 and state == game.play(moves)
+    rng, expected, s = np.random.default_rng(0), [], game.initial_state()
+    for _ in range(4):  # one draw a move, uniform over the legal moves: the same line by hand
+        legal = game.legal_moves(s)
+        expected.append(int(legal[int(rng.integers(len(legal)))]))
+        s = game.apply(s, expected[-1])
+    assert moves == expected
+    end, line = game.play_random(50, np.random.default_rng(1))
+    assert game.is_over(end) and 5 <= len(line) <= 9  # stopped at the game's end
+    start = game.play([4])
+    _, chosen = game.play_random(3, np.random.default_rng(2), start, choose=lambda st, rng: game.legal_moves(st)[0])
+    assert chosen == [0, 1, 2]
