@@ -112,3 +112,15 @@ def test_custom_tags_and_validation():
 
 def test_example_round_trips():
     assert parse_answer(STRICT.example("take the centre", 4), STRICT).move == 4
+
+
+def test_require_move_raises_the_parse_error_as_an_invalid_move():
+    from arena.errors import ArenaError, InvalidMoveError
+
+    fmt = AnswerFormat()
+    assert parse_answer("<think>x</think><move>4</move>", fmt).require_move() == 4
+    parsed = parse_answer("no move here", fmt)
+    with pytest.raises(InvalidMoveError, match="format error") as info:
+        parsed.require_move()
+    assert isinstance(info.value, ArenaError) and isinstance(info.value, ValueError)
+    assert str(info.value) == parsed.error
