@@ -12,12 +12,13 @@ from gymnasium import spaces
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from arena.errors import ArenaError, EpisodeOverError, IllegalMoveError
-from arena.games.base import DRAW
+from arena.games.base import DRAW, Game
 from arena.games.registry import get_spec
 from arena.outcome import Outcome
 from arena.rewards import RewardConfig
 from arena.text import (
     AnswerFormat,
+    ParsedAnswer,
     chat_messages,
     game_over_status,
     parse_answer,
@@ -221,12 +222,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         parsed = parse_answer(text, self.config.answer)
         self.formatted_turns += parsed.format_ok
 
-        move, kind, reason = parsed.move, parsed.error_kind, parsed.error
-        if move is not None:
-            try:
-                next_state = self.game.apply(self._state, move)
-            except IllegalMoveError as exc:
-                kind, reason, move = "illegal", str(exc), None
+        move, kind, reason, next_state = play_answer(self.game, self._state, parsed)
 
         feedback = None
         agent_move = None
@@ -401,6 +397,17 @@ class TextGameEnv(gymnasium.Env[str, str]):
             invalid_moves=len(self.invalid_reasons),
             forfeit=self.forfeit,
         )
+
+
+def play_answer(game: Game[Any], state: Any, parsed: ParsedAnswer) -> tuple[int | None, str | None, str | None, Any]:
+    """What a parsed answer plays in `state`: (move, None, None, the next state) for a legal move, else (None, kind,
+    reason, None) with kind 'format' or 'unparseable' (no move read) or 'illegal' (the rules refuse it)."""
+    if parsed.move is None:
+        return None, parsed.error_kind, parsed.error, None
+    try:
+        return parsed.move, parsed.error_kind, parsed.error, game.apply(state, parsed.move)
+    except IllegalMoveError as exc:
+        return None, "illegal", str(exc), None
 
 
 def make_config(config: EnvConfig | dict[str, Any] | None, overrides: dict[str, Any]) -> EnvConfig:

@@ -15,8 +15,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from arena.env import CHARSET, EnvConfig, Seat, _as_text, _check_seat, make_config
-from arena.errors import ArenaError, IllegalMoveError
+from arena.env import CHARSET, EnvConfig, Seat, _as_text, _check_seat, make_config, play_answer
+from arena.errors import ArenaError
 from arena.games.base import DRAW, Game
 from arena.games.connect_four import ConnectFour, ConnectFourRenderer, ConnectFourState
 from arena.games.registry import get_spec
@@ -563,13 +563,10 @@ class TextGameVectorEnv(VectorEnv):
 
     def _why_invalid(self, i: int, parsed: Any) -> tuple[str, str]:
         """The kind and reason `TextGameEnv` reports for an answer that gives no legal move."""
-        if parsed.move is None:
-            return parsed.error_kind, parsed.error
-        try:
-            self.game.apply(self.state(i), parsed.move)
-        except IllegalMoveError as exc:
-            return "illegal", str(exc)
-        raise ArenaError(f"move {parsed.move} is legal to the rules but not in the legal-move mask of game {i}")
+        move, kind, reason, _ = play_answer(self.game, self.state(i), parsed)
+        if move is not None:
+            raise ArenaError(f"move {move} is legal to the rules but not in the legal-move mask of game {i}")
+        return kind, reason
 
     def _play(self, idx: np.ndarray, moves: np.ndarray) -> None:
         self.positions.play(idx, moves)
