@@ -373,12 +373,12 @@ class TextGameEnv(gymnasium.Env[str, str]):
     @property
     def unparseable_moves(self) -> int:
         """Answers from which no move number could be read."""
-        return sum(r["kind"] == "unparseable" for r in self.invalid_reasons)
+        return sum(r["kind"] == "unparseable" for r in self.invalid_reasons) if self.invalid_reasons else 0
 
     @property
     def illegal_moves(self) -> int:
         """Answers whose move the rules forbid where it was played."""
-        return sum(r["kind"] == "illegal" for r in self.invalid_reasons)
+        return sum(r["kind"] == "illegal" for r in self.invalid_reasons) if self.invalid_reasons else 0
 
     @property
     def outcome(self) -> Outcome | None:
