@@ -370,7 +370,7 @@ def write_transcripts(folder: Path, step: int, episodes: Sequence[Episode]) -> P
                 "result": ep.result,
                 "reward": ep.reward,
                 "components": ep.components,
-                "moves": list(ep.outcome.moves),
+                "moves": ep.info.get("moves"),
                 "turns": ep.transcript,
             }
             f.write(json.dumps(record) + "\n")

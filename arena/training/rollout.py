@@ -41,11 +41,15 @@ class Episode:
     components: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # the env's info at the game's last step
     transcript: list[dict[str, Any]] = field(default_factory=list)
-    outcome: Outcome | None = None  # set when the game ends (or is cut off: then truncated)
 
     @property
     def result(self) -> str:
-        return self.outcome.result if self.outcome is not None else "truncated"
+        return self.info.get("result") or "truncated"
+
+    @property
+    def outcome(self) -> Outcome:
+        """How the game went (read from its last info; a game cut off at the token budget is truncated)."""
+        return Outcome.from_info(self.info)
 
 
 class ChatFormatter:
@@ -195,11 +199,11 @@ class GameRunner:
                 max_sequence_tokens is not None and len(ep.prompt_ids) + len(ep.completion_ids) >= max_sequence_tokens
             )
             if played.over or too_long:
-                ep.reward, ep.info, ep.outcome = float(played.reward), played.info, t.env.outcome
+                ep.reward, ep.info = float(played.reward), played.info
                 ep.components = dict(played.info.get("reward_components") or {})
                 if not played.over:  # cut by the sequence budget: scored like a truncation
                     ep.info = {**played.info, "result": "truncated"}
-                    ep.outcome = out = Outcome.from_info(ep.info)
+                    out = ep.outcome
                     comps = self.env_config.rewards.components(
                         "truncated", out.formatted_turns, out.agent_turns, out.invalid_moves
                     )
@@ -352,7 +356,7 @@ class GameRunner:
             if whole_game[i] and not played.over:
                 pool.append((list(info["moves"]), info["seat"]))
             if played.over:
-                ep.info, ep.outcome = info, t.env.outcome
+                ep.info = info
                 # Scored as a one-turn game: the outcome is the play-out's, format and invalid the answer's.
                 ep.components = rewards.components(info["result"], int(first_format[i]), 1, int(first_invalid[i]))
                 ep.reward = float(sum(ep.components.values()))

@@ -70,6 +70,25 @@ def test_model_tokens_and_env_tokens_are_masked_apart(tiny):
         assert tokenizer.decode(ep.prompt_ids + ep.completion_ids) == rendered.rstrip("\n")
 
 
+def test_a_game_cut_off_at_the_token_budget_is_scored_as_truncated(tiny):
+    model, tokenizer = tiny
+    config = load_train_config(None)
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    options = [{"opponent": "random", "agent_seat": "first", "opponent_seed": 3}]
+    whole = runner.play(ScriptedBackend(tokenizer), options, seed=0, max_new_tokens=32, temperature=1.0)[0]
+    budget = len(whole.prompt_ids) + 1  # reached by the first answer
+    cut = runner.play(
+        ScriptedBackend(tokenizer), options, seed=0, max_new_tokens=32, temperature=1.0, max_sequence_tokens=budget
+    )[0]
+    assert whole.result in ("win", "draw", "loss") and len(whole.transcript) > 1
+    assert cut.result == "truncated" and len(cut.transcript) == 1 and cut.env_mask[-1] == 1
+    outcome = cut.outcome
+    assert (outcome.result, outcome.agent_turns, outcome.invalid_moves) == ("truncated", 1, 0)
+    assert list(outcome.moves) == cut.info["moves"] and len(outcome.moves) == 2  # the answer and the reply
+    expected = config.env.rewards.components("truncated", 1, 1, 0)
+    assert cut.components == expected and cut.reward == pytest.approx(sum(expected.values()))
+
+
 def test_real_generation_respects_budget_and_stops(tiny):
     model, tokenizer = tiny
     backend = TransformersBackend(model, tokenizer, stop_texts=["</move>"], logprobs=True)
