@@ -405,7 +405,7 @@ def play_answer(game: Game[Any], state: Any, parsed: ParsedAnswer) -> tuple[int 
     if parsed.move is None:
         return None, parsed.error_kind, parsed.error, None
     try:
-        return parsed.move, parsed.error_kind, parsed.error, game.apply(state, parsed.move)
+        return parsed.move, None, None, game.apply(state, parsed.move)
     except IllegalMoveError as exc:
         return None, "illegal", str(exc), None
 
