@@ -1,9 +1,11 @@
 """Many games in flight at once: the one loop that training's rollouts and evaluation play games with.
 
 Each round asks for every game's answer in one batched call (a model generates them together), then steps each
-game's env with its answer and records the turn; the games that end leave the batch, and new ones join while
-fewer than `in_flight` are being played. What a caller keeps per game (token ids, a game record) hangs on
-`Table.data`; what it does with each answer and each step is its own (`answer`, `on_step`).
+game's env with its answer and records the turn. An opponent that games share replies to all of them in one call
+too (a model opponent generates its moves together: `arena.env.play_opponents`). The games that end leave the
+batch, and new ones join while fewer than `in_flight` are being played. What a caller keeps per game (token
+ids, a game record) hangs on `Table.data`; what it does with each answer and each step is its own (`answer`,
+`on_step`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from arena.env import TextGameEnv, turn_record
+from arena.env import TextGameEnv, play_opponents, turn_record
 from arena.errors import ArenaError
 
 
 @dataclass
 class Table:
-    """One game being played: its env, the env's info for the prompt now shown, and what the caller keeps."""
+    """One game being played: its env, the env's info for the prompt now shown, and what the caller keeps.
+
+    A table whose info is None joins with its env's reset begun (`begin_reset`): `play_batched` ends it, the
+    opponents' first moves of the games joining together chosen in one call (`end_resets`).
+    """
 
     env: TextGameEnv
-    info: dict[str, Any]
+    info: dict[str, Any] | None
     data: Any = None
     transcript: list[dict[str, Any]] = field(default_factory=list)  # a `turn_record` per agent turn
 
@@ -29,6 +35,13 @@ class Table:
     def prompt(self) -> str:
         """The user turn now shown to the player."""
         return self.info["messages"][-1]["content"]
+
+
+def end_resets(envs: Sequence[TextGameEnv]) -> list[dict[str, Any]]:
+    """End the resets `envs` began (`begin_reset`), the opponents of games that start with them to move choosing
+    their first moves together; returns each env's info, as `reset` would have."""
+    play_opponents(envs)
+    return [env.end_reset()[1] for env in envs]
 
 
 class Played(NamedTuple):
@@ -56,12 +69,14 @@ def play_batched(
     """Play `games` to the end, a round at a time.
 
     `games` is read lazily: the next game is taken only while fewer than `in_flight` (None: no limit) are being
-    played, so a generator can reset an env that an ended game just freed. Each round `answer` gets the games in
+    played, so a generator can reset an env that an ended game just freed (or begin its reset: a `Table` without
+    info). Each round `answer` gets the games in
     flight and returns one answer each, or None for a game that could not be answered (it leaves the batch
     unstepped; `answer` records why), or returns None instead of a list to stop playing altogether. Each answer is
-    stepped, its `turn_record` added to the game's transcript, and then `on_step(table, played)` runs while
-    `table.info` is still the info the answer was given for. A game whose env ended it leaves the batch; one that
-    goes on stays unless `on_step` returns False (the caller cuts it short, say at a token budget).
+    stepped (`begin_step`, the opponents' replies for every game at once, `end_step`), its `turn_record` added to
+    the game's transcript, and then `on_step(table, played)` runs while `table.info` is still the info the answer
+    was given for. A game whose env ended it leaves the batch; one that goes on stays unless `on_step` returns
+    False (the caller cuts it short, say at a token budget).
     """
     pending = iter(games)
     active: list[Table] = []
@@ -73,6 +88,9 @@ def play_batched(
                 exhausted = True
             else:
                 active.append(table)
+        starting = [table for table in active if table.info is None]
+        for table, info in zip(starting, end_resets([table.env for table in starting]), strict=True):
+            table.info = info
         if not active:
             return
         answers = answer(active)
@@ -80,12 +98,13 @@ def play_batched(
             return
         if len(answers) != len(active):
             raise ArenaError(f"{len(answers)} answers for {len(active)} games in flight")
+        answered = [(t, text, t.env.state) for t, text in zip(active, answers, strict=True) if text is not None]
+        for table, text, _ in answered:
+            table.env.begin_step(text)
+        play_opponents([table.env for table, _, _ in answered])  # an opponent shared by games replies to all at once
         still = []
-        for table, text in zip(active, answers, strict=True):
-            if text is None:
-                continue
-            before = table.env.state
-            played = Played(text, before, *table.env.step(text))
+        for table, text, before in answered:
+            played = Played(text, before, *table.env.end_step())
             table.transcript.append(turn_record(table.prompt, text, played.info))
             keep = on_step(table, played)
             table.info = played.info

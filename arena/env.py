@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import string
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium
@@ -125,9 +127,11 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
     `game` (registered name), `opponent` (tier name such as "random", "noisy-0.3", "depth-2", "perfect", or a
     spec dict), `agent_seat` ("first", "second", "random"), `config` (an `EnvConfig` or dict) and any
-    `EnvConfig` field as a keyword; `opponent_cache`, a dict that several envs may share so scripted opponents
-    (and their search caches) are built once. `reset(options=...)` may override `opponent`, `agent_seat`, `start` (moves
-    to pre-play) and `opponent_seed`.
+    `EnvConfig` field as a keyword; `opponent_cache`, a dict that several envs may share so opponents (scripted
+    ones' search caches, a model) are built once. `reset` and `step` also come in halves (`begin_reset` and
+    `end_reset`, `begin_step` and `end_step`), between which `play_opponents` has the opponent move: a loop over
+    many envs has an opponent they share choose for all of them in one call (`arena.batch.play_batched`).
+    `reset(options=...)` may override `opponent`, `agent_seat`, `start` (moves to pre-play) and `opponent_seed`.
 
     ## Version History
 
@@ -165,11 +169,23 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.system_prompt = system_prompt(self.renderer, self.config.answer)
         self._state: Any = None
         self._done = True
+        self._half: str | None = None  # "reset" or "step" between its two halves
+        self._turn: _Turn | None = None  # the agent turn between begin_step and end_step
         self.opponent_seconds = 0.0  # time spent choosing opponent moves, over the env's life (for profiling)
 
     # -- episode setup -------------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        self.begin_reset(seed=seed, options=options)
+        self.play_opponent()
+        return self.end_reset()
+
+    # `reset` and `step` each in two halves, so a loop over many games can have the opponents that the games share
+    # choose their moves together (`play_opponents`: one batched call of a model opponent for all of them).
+
+    def begin_reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        """The first half of `reset`: the episode set up, the opponent's moves before the agent's first turn (if it
+        moves first) still to come."""
         super().reset(seed=seed)
         options = dict(options or {})
         unknown = set(options) - RESET_OPTIONS
@@ -182,7 +198,7 @@ class TextGameEnv(gymnasium.Env[str, str]):
         if opponent_seed is None:
             opponent_seed = int(self.np_random.integers(2**63 - 1))
         self.opponent_seed = int(opponent_seed)
-        self._opponent_rng = np.random.default_rng(self.opponent_seed)
+        self.opponent_rng = np.random.default_rng(self.opponent_seed)
 
         start = list(options.get("start") or [])
         try:
@@ -192,20 +208,32 @@ class TextGameEnv(gymnasium.Env[str, str]):
         if self.game.is_over(self._state):
             raise ArenaError(f"start position {start} already ends the game; give one with moves left")
         self.moves: list[int] = [int(m) for m in start]
+        self._start = start
         self.agent_turns = self.formatted_turns = 0
         self.invalid_reasons: list[dict[str, Any]] = []
         self._retries = 0
         self._done = False
         self.forfeit = False
         self.result: str | None = None
-        opponent_moves = self._opponent_moves()
+        self._turn = None
+        self._opponent_moves: list[int] = []  # the opponent's moves since the agent's last one
+        self._half = "reset"
+
+    def end_reset(self) -> tuple[str, dict[str, Any]]:
+        """The second half of `reset`, once the opponent has moved: what `reset` returns."""
+        self._end_half("reset")
         if self.game.is_over(self._state):
             raise ArenaError(
-                f"start position {start} lets the opponent end the game before the agent moves; "
+                f"start position {self._start} lets the opponent end the game before the agent moves; "
                 "give a start where the agent gets a turn"
             )
         prompt = self._prompt()
-        return prompt, self._info(prompt, opponent_moves=opponent_moves)
+        return prompt, self._info(prompt, opponent_moves=list(self._opponent_moves))
+
+    def _end_half(self, half: str) -> None:
+        if self._half != half:
+            raise ArenaError(f"end_{half}() called without begin_{half}()")
+        self._half = None
 
     def _opponent(self, value: Any) -> Any:
         from opponents import make_opponent, parse_opponent
@@ -215,6 +243,15 @@ class TextGameEnv(gymnasium.Env[str, str]):
     # -- one agent turn ------------------------------------------------------------------------------------
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        self.begin_step(action)
+        self.play_opponent()
+        return self.end_step()
+
+    def begin_step(self, action: str) -> None:
+        """The first half of `step`: read the agent's answer and play it (or apply the invalid-move policy). The
+        opponent's reply is still to come: `opponent_to_move()` says whether it is the opponent's turn."""
+        if self._half is not None:
+            raise ArenaError(f"a {self._half} is under way: call end_{self._half}() first")
         if self._done:
             raise EpisodeOverError("step() called after the episode ended; call reset() to start a new one")
         text = action if isinstance(action, str) else _as_text(action)
@@ -223,33 +260,65 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.formatted_turns += parsed.format_ok
 
         move, kind, reason, next_state = play_answer(self.game, self._state, parsed)
-
-        feedback = None
-        agent_move = None
-        opponent_moves: list[int] = []
-        forfeit = False
+        turn = _Turn(parsed, kind, reason)
         if move is None:
             self.invalid_reasons.append({"turn": self.agent_turns, "kind": kind, "reason": reason})
             policy = self.config.invalid_move
             if policy == "retry" and self._retries < self.config.max_retries:
                 self._retries += 1
-                feedback = f"Your answer was not accepted ({reason}). Try again."
+                turn.feedback = f"Your answer was not accepted ({reason}). Try again."
             elif policy == "random":
                 legal = self.game.legal_moves(self._state)
-                agent_move = legal[int(self.np_random.integers(len(legal)))]
-                next_state = self.game.apply(self._state, agent_move)
+                turn.agent_move = legal[int(self.np_random.integers(len(legal)))]
+                next_state = self.game.apply(self._state, turn.agent_move)
             else:
-                forfeit = True
+                turn.forfeit = True
         else:
-            agent_move = move
-
-        if agent_move is not None:
+            turn.agent_move = move
+        if turn.agent_move is not None:
             self._retries = 0
             self._state = next_state
-            self.moves.append(int(agent_move))
-            opponent_moves = self._opponent_moves()
+            self.moves.append(int(turn.agent_move))
+        self._turn = turn
+        self._opponent_moves = []
+        self._half = "step"
 
-        terminated = forfeit or self.game.is_over(self._state)
+    def opponent_to_move(self) -> bool:
+        """Whether the opponent is to move now, between the halves of `reset` or `step`: until the rules give the
+        agent its turn or the game ends."""
+        if self._half is None:
+            return False
+        if self._half == "step" and self._turn.agent_move is None:
+            return False  # no move was played: a retry or a forfeit
+        if self.game.is_over(self._state):
+            return False
+        if not self.game.legal_moves(self._state):
+            raise ArenaError(
+                f"{self.game.name}: the position after moves {self.moves} is not over but has no legal moves; "
+                "a player who cannot move must have a pass move or be skipped by to_move (see Game)"
+            )
+        return self.game.to_move(self._state) != self.seat
+
+    def play_opponent(self) -> None:
+        """The opponent moves for as long as it is its turn (none, one, or several moves in a row): `play_opponents`
+        for this one game, written out for the speed of `step`."""
+        while self.opponent_to_move():
+            started = time.perf_counter()
+            move = self.opponent.choose(self._state, self.opponent_rng)
+            self.play_opponent_move(move, time.perf_counter() - started)
+
+    def play_opponent_move(self, move: int, seconds: float = 0.0) -> None:
+        """Play the opponent's `move` (chosen by `self.opponent` with `self.opponent_rng`, in `seconds`)."""
+        self.opponent_seconds += seconds
+        self._state = self.game.apply(self._state, int(move))
+        self.moves.append(int(move))
+        self._opponent_moves.append(int(move))
+
+    def end_step(self) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """The second half of `step`, once the opponent has replied: what `step` returns."""
+        self._end_half("step")
+        turn, self._turn = self._turn, None
+        terminated = turn.forfeit or self.game.is_over(self._state)
         truncated = (
             not terminated
             and self.config.max_agent_turns is not None
@@ -259,41 +328,27 @@ class TextGameEnv(gymnasium.Env[str, str]):
         components = None
         if terminated or truncated:
             self._done = True
-            self.forfeit = forfeit
-            self.result = "loss" if forfeit else "truncated" if truncated else self._result()
+            self.forfeit = turn.forfeit
+            self.result = "loss" if turn.forfeit else "truncated" if truncated else self._result()
             components = self.config.rewards.components(
                 self.result, self.formatted_turns, self.agent_turns, len(self.invalid_reasons)
             )
             reward = float(sum(components.values()))
-        prompt = self._prompt(feedback)
+        prompt = self._prompt(turn.feedback)
         info = self._info(
-            prompt, agent_move=agent_move, opponent_moves=opponent_moves, parsed=parsed, kind=kind, reason=reason
+            prompt,
+            agent_move=turn.agent_move,
+            opponent_moves=list(self._opponent_moves),
+            parsed=turn.parsed,
+            kind=turn.kind,
+            reason=turn.reason,
         )
-        info["forfeit"] = forfeit
+        info["forfeit"] = turn.forfeit
         if components is not None:
             info["reward_components"] = components
         if self.render_mode == "human":
             self.render()
         return prompt, reward, terminated, truncated, info
-
-    def _opponent_moves(self) -> list[int]:
-        """The opponent moves for as long as `to_move` says it is its turn (none, one, or several in a row)."""
-        moves: list[int] = []
-        while not self.game.is_over(self._state):
-            if not self.game.legal_moves(self._state):
-                raise ArenaError(
-                    f"{self.game.name}: the position after moves {self.moves} is not over but has no legal moves; "
-                    "a player who cannot move must have a pass move or be skipped by to_move (see Game)"
-                )
-            if self.game.to_move(self._state) == self.seat:
-                break
-            started = time.perf_counter()
-            move = int(self.opponent.choose(self._state, self._opponent_rng))
-            self.opponent_seconds += time.perf_counter() - started
-            self._state = self.game.apply(self._state, move)
-            self.moves.append(move)
-            moves.append(move)
-        return moves
 
     def _result(self) -> str:
         winner = self.game.winner(self._state)
@@ -397,6 +452,35 @@ class TextGameEnv(gymnasium.Env[str, str]):
             invalid_moves=len(self.invalid_reasons),
             forfeit=self.forfeit,
         )
+
+
+@dataclass(slots=True)
+class _Turn:
+    """An agent turn between `begin_step` and `end_step`: its answer read, what was played for the agent."""
+
+    parsed: ParsedAnswer
+    kind: str | None
+    reason: str | None
+    agent_move: int | None = None
+    feedback: str | None = None
+    forfeit: bool = False
+
+
+def play_opponents(envs: Sequence[TextGameEnv]) -> None:
+    """Let each env's opponent move until the agent is to move again or the game ends (between the halves of
+    `reset` or `step`), as `TextGameEnv.play_opponent` does for one. Envs that share an opponent (one built
+    opponent for their tier, such as a model) have it choose for all of them in one `choose_many` call a round;
+    each game draws from its own `opponent_rng`, so a scripted opponent plays the same moves as one game at a time."""
+    while waiting := [env for env in envs if env.opponent_to_move()]:
+        groups: dict[int, list[TextGameEnv]] = {}
+        for env in waiting:
+            groups.setdefault(id(env.opponent), []).append(env)
+        for group in groups.values():
+            started = time.perf_counter()
+            moves = group[0].opponent.choose_many([env.state for env in group], [env.opponent_rng for env in group])
+            seconds = (time.perf_counter() - started) / len(group)
+            for env, move in zip(group, moves, strict=True):
+                env.play_opponent_move(move, seconds)
 
 
 def play_answer(game: Game[Any], state: Any, parsed: ParsedAnswer) -> tuple[int | None, str | None, str | None, Any]:

@@ -321,8 +321,9 @@ class RandomBatchOpponent(BatchOpponent):
 
 
 class PerGameOpponent(BatchOpponent):
-    """Any scripted opponent, one game at a time. Each game has its own generator, seeded from the env's as
-    `TextGameEnv` seeds its opponent, so a game replays there with `options={"agent_seat", "opponent_seed"}`.
+    """Any scripted opponent, through its `choose_many` (a model opponent answers the games in one call). Each game
+    has its own generator, seeded from the env's as `TextGameEnv` seeds its opponent, so a game replays there with
+    `options={"agent_seat", "opponent_seed"}`.
     """
 
     def __init__(self, opponent: Any) -> None:
@@ -336,7 +337,8 @@ class PerGameOpponent(BatchOpponent):
             self._rngs[i] = np.random.default_rng(seed)
 
     def choose(self, env: TextGameVectorEnv, idx: np.ndarray) -> np.ndarray:
-        moves = [self.opponent.choose(env.state(i), self._rngs[i]) for i in idx.tolist()]
+        ids = idx.tolist()
+        moves = self.opponent.choose_many([env.state(i) for i in ids], [self._rngs[i] for i in ids])
         return np.array(moves, dtype=np.int64)
 
 

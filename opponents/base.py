@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,11 @@ class Opponent(ABC):
     @abstractmethod
     def choose(self, state: Any, rng: np.random.Generator) -> int:
         """A legal move for the player to move in `state`."""
+
+    def choose_many(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[int]:
+        """A move for each of several games at once, game i drawing from `rngs[i]` as `choose` does: the same
+        moves as `choose` one game at a time, unless the opponent batches (a model answers them in one call)."""
+        return [int(self.choose(state, rng)) for state, rng in zip(states, rngs, strict=True)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, game={self.game.name!r})"
@@ -56,3 +62,14 @@ class NoisyOpponent(Opponent):
         if rng.random() < self.p:
             return self._random.choose(state, rng)
         return self.inner.choose(state, rng)
+
+    def choose_many(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[int]:
+        # Each game's coin, then its random move or the inner opponent's (batched): each game's draws as `choose`'s.
+        noisy = [rng.random() < self.p for rng in rngs]
+        moves = [self._random.choose(s, r) if n else 0 for s, r, n in zip(states, rngs, noisy, strict=True)]
+        inner = [i for i, n in enumerate(noisy) if not n]
+        if inner:
+            chosen = self.inner.choose_many([states[i] for i in inner], [rngs[i] for i in inner])
+            for i, move in zip(inner, chosen, strict=True):
+                moves[i] = move
+        return [int(m) for m in moves]

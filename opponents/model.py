@@ -7,6 +7,7 @@ move drawn from the `rng` passed in, and counted in `invalid_moves`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -74,23 +75,37 @@ class ModelOpponent(Opponent):
             temperature=self.spec.temperature,
             top_p=self.spec.top_p,
             max_new_tokens=self.spec.max_new_tokens,
-            batch_size=1,
             move_tag=self.answer.move_tag,
         )
 
     def completion(self, state: Any, rng: np.random.Generator) -> str:
         """The model's raw answer in `state`; its sampling seed is drawn from `rng`."""
+        return self.completions([state], [rng])[0]
+
+    def completions(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[str]:
+        """The model's raw answers in several games' states, generated together; the sampling seed is drawn from
+        every game's generator (`batch_seed`), so the same games in the same batch give the same answers."""
         from arena.generation import batch_seed
 
-        messages = self.messages_for(state)
+        chats = [self.messages_for(state) for state in states]
         self._ensure_loaded()
-        return self._chat.reply([messages], batch_seed([rng]))[0]
+        return self._chat.reply(chats, batch_seed(rngs))
 
     def choose(self, state: Any, rng: np.random.Generator) -> int:
-        legal = self.game.legal_moves(state)
-        if not legal:
-            raise GameOverError(f"no legal move: the game is over in {state}")
-        move = parse_answer(self.completion(state, rng), self.answer).move
+        return self.choose_many([state], [rng])[0]
+
+    def choose_many(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[int]:
+        """The model's moves in several games, answered in one batched generation."""
+        legal = [self.game.legal_moves(state) for state in states]
+        for state, moves in zip(states, legal, strict=True):
+            if not moves:
+                raise GameOverError(f"no legal move: the game is over in {state}")
+        answers = self.completions(states, rngs)
+        return [self._move(s, m, a, r) for s, m, a, r in zip(states, legal, answers, rngs, strict=True)]
+
+    def _move(self, state: Any, legal: Sequence[int], answer: str, rng: np.random.Generator) -> int:
+        """The move `answer` plays in `state`, or a random legal one (counted in `invalid_moves`) if none."""
+        move = parse_answer(answer, self.answer).move
         self.moves_played += 1
         if move is not None:
             try:

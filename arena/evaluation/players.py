@@ -75,7 +75,8 @@ class ScriptedPlayer(Player):
         self.name = opponent.name
 
     def act(self, turns: Sequence[Turn]) -> list[str]:
-        return [self.answer.example("", int(self.opponent.choose(t.state, t.rng))) for t in turns]
+        moves = self.opponent.choose_many([t.state for t in turns], [t.rng for t in turns])
+        return [self.answer.example("", move) for move in moves]
 
 
 class HFPlayer(ChatModel, Player):

@@ -545,7 +545,8 @@ def run_games(
     }
     if config.invalid_move != "retry":
         env_kwargs.pop("max_retries")
-    free: dict[str, list[TextGameEnv]] = {}  # envs are reused so opponents' search caches survive between games
+    free: dict[str, list[TextGameEnv]] = {}  # envs are reused between games
+    opponents: dict[str, Any] = {}  # one opponent per tier for all envs: one search cache, one model loaded
     pending, done = deque(jobs), []
     per_move = 0.0  # seconds of the player's last call, per turn
 
@@ -556,13 +557,19 @@ def run_games(
             env = (
                 envs.pop()
                 if envs
-                else TextGameEnv(game=config.game, opponent=job.tier, game_kwargs=config.game_kwargs, **env_kwargs)
+                else TextGameEnv(
+                    game=config.game,
+                    opponent=job.tier,
+                    game_kwargs=config.game_kwargs,
+                    opponent_cache=opponents,
+                    **env_kwargs,
+                )
             )
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
-            _, info = env.reset(seed=job.env_seed, options=options)
+            env.begin_reset(seed=job.env_seed, options=options)  # the loop ends it: opponents' first moves together
             record = GameRecord.unplayed(job, player.name)
             slot = _Slot(job, np.random.default_rng(job.player_seed), record)
-            yield Table(env, info, data=slot, transcript=record.transcript)
+            yield Table(env, None, data=slot, transcript=record.transcript)
 
     def leave(table: Table) -> None:
         free.setdefault(table.data.job.tier, []).append(table.env)  # reset before its next game

@@ -1,12 +1,14 @@
-"""play_batched: the one loop of many games in flight that rollouts and evaluation share."""
+"""play_batched: the one loop of many games in flight that rollouts and evaluation share; the opponents that games
+share reply to all of them at once."""
 
 from __future__ import annotations
 
 import pytest
 
 from arena.batch import Table, play_batched
-from arena.env import TextGameEnv
+from arena.env import TextGameEnv, play_opponents
 from arena.errors import ArenaError
+from opponents import RandomOpponent
 
 
 def _answer(move):
@@ -64,3 +66,83 @@ def test_a_game_left_unanswered_or_cut_short_leaves_and_none_stops_all():
 def test_an_answer_count_that_does_not_match_is_refused():
     with pytest.raises(ArenaError, match="1 answers for 2 games in flight"):
         play_batched(list(_tables(2, [])), lambda active: [_answer(0)], lambda table, played: True)
+
+
+class _CountingRandom(RandomOpponent):
+    """The random tier, noting how many games each `choose_many` call answered."""
+
+    def __init__(self, game):
+        super().__init__(game)
+        self.batches = []
+
+    def choose_many(self, states, rngs):
+        self.batches.append(len(states))
+        return super().choose_many(states, rngs)
+
+
+def test_an_opponent_shared_by_games_replies_to_all_of_them_at_once_and_plays_the_same_moves():
+    shared = {}
+    envs = [TextGameEnv("tictactoe", opponent="random", opponent_cache=shared) for _ in range(6)]
+    opponent = shared["random"] = _CountingRandom(envs[0].game)
+    tables = []
+    for seed, env in enumerate(envs):
+        _, info = env.reset(seed=seed, options={"opponent": "random"})
+        tables.append(Table(env, info))
+
+    def answer(active):
+        return [_answer(t.info["legal_moves"][-1]) for t in active]
+
+    play_batched(tables, answer, lambda table, played: True)
+    assert max(opponent.batches) == 6  # every game's reply in one call, after the agents' moves
+    for seed, env in enumerate(envs):  # the same game as one env stepped alone
+        alone = TextGameEnv("tictactoe", opponent="random")
+        _, info = alone.reset(seed=seed)
+        done = False
+        while not done:
+            _, _, terminated, truncated, info = alone.step(_answer(info["legal_moves"][-1]))
+            done = terminated or truncated
+        assert alone.outcome == env.outcome
+
+
+def test_a_step_in_halves_is_a_step_and_its_halves_are_called_in_order():
+    env = TextGameEnv("tictactoe", opponent="random", agent_seat="first")
+    env.reset(seed=0)
+    with pytest.raises(ArenaError, match="without begin_step"):
+        env.end_step()
+    env.begin_step(_answer(4))
+    with pytest.raises(ArenaError, match="a step is under way"):
+        env.begin_step(_answer(0))
+    assert env.opponent_to_move()
+    play_opponents([env])
+    assert not env.opponent_to_move()
+    _, _, _, _, info = env.end_step()
+    assert info["agent_move"] == 4 and len(info["opponent_moves"]) == 1 and len(info["moves"]) == 2
+    env.begin_step("no move here")  # a forfeit: the opponent does not reply
+    assert not env.opponent_to_move()
+    assert env.end_step()[2] and env.outcome.forfeit
+
+
+def test_games_joining_with_their_reset_begun_start_together_as_a_reset_would_start_them():
+    shared = {}
+    envs = [TextGameEnv("tictactoe", opponent="random", agent_seat="second", opponent_cache=shared) for _ in range(4)]
+    opponent = shared["random"] = _CountingRandom(envs[0].game)
+    with pytest.raises(ArenaError, match="without begin_reset"):
+        envs[0].end_reset()
+    for seed, env in enumerate(envs):
+        env.begin_reset(seed=seed, options={"opponent": "random"})
+    with pytest.raises(ArenaError, match="a reset is under way"):
+        envs[0].step(_answer(0))
+    tables = [Table(env, None) for env in envs]
+    first_infos = []
+
+    def answer(active):
+        if not first_infos:
+            first_infos.extend(t.info for t in active)
+        return [_answer(t.info["legal_moves"][0]) for t in active]
+
+    play_batched(tables, answer, lambda table, played: True)
+    assert opponent.batches[0] == 4  # the four first moves in one call
+    assert len(first_infos) == 4
+    for seed, info in enumerate(first_infos):
+        alone = TextGameEnv("tictactoe", opponent="random", agent_seat="second")
+        assert alone.reset(seed=seed)[1] == info

@@ -140,6 +140,30 @@ def test_noisy_rate_matches_p():
     assert abs(non_optimal - 0.4 * 7 / 8) < 0.03
 
 
+NOISY_DEPTH_1 = {"kind": "noisy", "p": 0.3, "inner": {"kind": "minimax", "depth": 1}}
+
+
+@pytest.mark.parametrize("tier", ["random", "noisy-0.5", "depth-2", NOISY_DEPTH_1])
+def test_choose_many_plays_what_choose_plays_game_by_game(tier):
+    game = ConnectFour()
+    opponent = make_opponent(tier, game)
+    reached = [game.play_random(plies, np.random.default_rng(plies))[0] for plies in range(12)]
+    states = [state for state in reached if not game.is_over(state)]
+    alone = [opponent.choose(state, np.random.default_rng(i)) for i, state in enumerate(states)]
+    rngs = [np.random.default_rng(i) for i in range(len(states))]
+    assert opponent.choose_many(states, rngs) == alone
+    assert [int(r.integers(1 << 30)) for r in rngs] == [  # each game's generator left where `choose` leaves it
+        int(r.integers(1 << 30)) for r in _after_choose(opponent, states)
+    ]
+
+
+def _after_choose(opponent, states):
+    rngs = [np.random.default_rng(i) for i in range(len(states))]
+    for state, rng in zip(states, rngs, strict=True):
+        opponent.choose(state, rng)
+    return rngs
+
+
 def test_random_is_uniform_and_seeded():
     game = ConnectFour()
     rnd = RandomOpponent(game)
