@@ -5,7 +5,7 @@ env's `info` dict."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from arena.errors import ArenaError
@@ -44,10 +44,6 @@ class Outcome:
     def formatted_turns(self) -> int:
         """Agent turns whose answer was well formatted."""
         return self.agent_turns - self.format_errors
-
-    def cut_off(self) -> Outcome:
-        """The same game scored as truncated (a rollout stopped it before it ended)."""
-        return replace(self, result="truncated", forfeit=False)
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any]) -> Outcome:

@@ -6,13 +6,9 @@ import json
 import zipfile
 from pathlib import Path
 
+from arena.models.loading import checkpoints
+
 from .grpo import STATE_FILE  # written last, atomically: a checkpoint without it was never finished
-
-
-def checkpoints(run_dir: Path) -> list[Path]:
-    """The run's `checkpoint-N` folders, newest (highest N) first."""
-    found = [(int(p.name.split("-")[1]), p) for p in run_dir.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
-    return [p for _, p in sorted(found, reverse=True)]
 
 
 def checkpoint_problem(path: Path) -> str | None:
@@ -56,7 +52,7 @@ def _json_problem(file: Path) -> str | None:
 def newest_intact(run_dir: Path) -> tuple[Path | None, list[tuple[Path, str]]]:
     """The newest intact checkpoint of a run (None if there is none), and the newer ones skipped, with why."""
     skipped: list[tuple[Path, str]] = []
-    for path in checkpoints(run_dir):
+    for path in reversed(checkpoints(run_dir)):
         problem = checkpoint_problem(path)
         if problem is None:
             return path, skipped

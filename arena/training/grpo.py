@@ -18,7 +18,7 @@ import numpy as np
 
 from arena.errors import ArenaError
 from arena.generation import TransformersBackend
-from arena.models.loading import checkpoints, load_pretrained
+from arena.models.loading import load_pretrained
 from curricula import GameResult, make_curriculum
 
 from .config import TrainConfig
@@ -32,12 +32,6 @@ def run_dir_name(config: TrainConfig, now: datetime | None = None) -> str:
     """`{game}__{run_name}__{seed}__{time}`, the CleanRL convention."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     return f"{config.game}__{config.run.name}__{config.run.seed}__{stamp}"
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The run's latest checkpoint-N that holds the rollout's state too (one a resume can start from)."""
-    found = [p for p in checkpoints(run_dir) if (p / STATE_FILE).exists()]
-    return found[-1] if found else None
 
 
 def load_model(config: TrainConfig) -> tuple[Any, Any]:

@@ -89,3 +89,9 @@ def test_resume_without_an_intact_checkpoint_starts_over_in_the_run_directory(tm
     )
     with pytest.raises(ArenaError, match="no such folder; pass a run directory or one of its checkpoint-N folders"):
         _resume_point(tmp_path / "missing")
+
+
+def test_a_folder_named_like_a_checkpoint_is_not_resumed_from(tmp_path):
+    _checkpoint(tmp_path, 9).rename(tmp_path / "checkpoint-9-old")  # set aside by hand: not step 9
+    kept = _checkpoint(tmp_path, 3)
+    assert newest_intact(tmp_path) == (kept, [])

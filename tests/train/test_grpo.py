@@ -75,9 +75,9 @@ def test_killed_run_resumes_losing_at_most_the_steps_since_its_checkpoint(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     run = only_run(tmp_path)
-    from arena.training.grpo import latest_checkpoint
+    from arena.training.checkpoints import newest_intact
 
-    last = latest_checkpoint(run)
+    last, _ = newest_intact(run)
     assert last is not None and int(last.name.split("-")[1]) >= 4
     resumed = run_train(tmp_path, "--resume", str(run), "--grpo.steps", str(int(last.name.split("-")[1]) + 2))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
