@@ -78,10 +78,6 @@ class ModelOpponent(Opponent):
             move_tag=self.answer.move_tag,
         )
 
-    def completion(self, state: Any, rng: np.random.Generator) -> str:
-        """The model's raw answer in `state`; its sampling seed is drawn from `rng`."""
-        return self.completions([state], [rng])[0]
-
     def completions(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[str]:
         """The model's raw answers in several games' states, generated together; the sampling seed is drawn from
         every game's generator (`batch_seed`), so the same games in the same batch give the same answers."""
