@@ -12,7 +12,7 @@ from arena.evaluation.players import (
     make_player,
 )
 from arena.evaluation.quality import MoveJudge, Verdict
-from arena.evaluation.runner import DEFAULT_TIERS, EvalConfig, EvalReport, GameRecord, evaluate
+from arena.evaluation.runner import DEFAULT_TIERS, EvalConfig, EvalReport, GameRecord, TierStats, evaluate
 from arena.evaluation.stats import DEFAULT_ANCHORS, fit_rating, fit_ratings, wilson_interval
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "OpenAIPlayer",
     "Player",
     "ScriptedPlayer",
+    "TierStats",
     "Turn",
     "Verdict",
     "evaluate",

@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -231,8 +231,49 @@ def _rate(num: float, den: float) -> float | None:
     return num / den if den else None
 
 
-def tier_stats(tier: str, games: Sequence[GameRecord]) -> dict[str, Any]:
-    """The per-tier entry of the report."""
+class TierStats(TypedDict):
+    """One tier's entry of the report (`EvalReport.tiers`, the JSON report's `tiers`). Rates are None for a tier
+    with no finished game; a `*_ci` is a 95% Wilson interval [low, high]. Truncated games count as losses."""
+
+    tier: str
+    games: int
+    wins: int
+    draws: int
+    losses: int
+    win_rate: float | None
+    win_ci: list[float]
+    draw_rate: float | None
+    draw_ci: list[float]
+    loss_rate: float | None
+    loss_ci: list[float]
+    score: float | None  # (wins + draws / 2) / games
+    score_ci: list[float]
+    score_first_seat: float | None
+    score_second_seat: float | None
+    agent_turns: int
+    invalid_moves: int
+    invalid_move_rate: float | None  # per agent turn
+    unparseable_moves: int
+    illegal_moves: int
+    format_errors: int
+    format_error_rate: float | None  # per agent turn
+    mean_think_chars: float | None  # per agent turn
+    seconds_per_move: float | None
+    moves_judged: int  # moves a solver judged (none where the game has no solver)
+    blunders: int
+    blunder_rate: float | None
+    win_chances: int
+    missed_wins: int
+    missed_win_rate: float | None
+    block_chances: int
+    missed_blocks: int
+    missed_block_rate: float | None
+    distinct_lines: int  # distinct move sequences among the games
+    failed_games: int  # games a failed request ended: counted in none of the above
+
+
+def tier_stats(tier: str, games: Sequence[GameRecord], failed: int = 0) -> TierStats:
+    """The per-tier entry of the report: `games` finished, `failed` ended by a failed request."""
     n = len(games)
     count = Counter(g.result for g in games)
     wins, draws = count["win"], count["draw"]
@@ -280,6 +321,7 @@ def tier_stats(tier: str, games: Sequence[GameRecord]) -> dict[str, Any]:
         "missed_blocks": sum(v.missed_block for v in verdicts),
         "missed_block_rate": _rate(sum(v.missed_block for v in verdicts), sum(v.block_chance for v in verdicts)),
         "distinct_lines": len({tuple(g.moves) for g in games}),
+        "failed_games": failed,
     }
 
 
@@ -289,7 +331,7 @@ class EvalReport:
 
     config: EvalConfig
     player: str
-    tiers: list[dict[str, Any]]
+    tiers: list[TierStats]
     rating: dict[str, Any]
     probes: dict[str, Any]
     games: list[GameRecord]
@@ -322,7 +364,7 @@ class EvalReport:
             f"{finished} finished games. Last error: {f['error']}"
         )
 
-    def tier(self, name: str) -> dict[str, Any]:
+    def tier(self, name: str) -> TierStats:
         for entry in self.tiers:
             if entry["tier"] == name:
                 return entry
@@ -718,9 +760,8 @@ def evaluate(
     by_group: dict[str, list[GameRecord]] = {}
     for rec in sorted(records, key=lambda r: (r.group, r.index)):
         by_group.setdefault(rec.group, []).append(rec)
-    tier_entries = [tier_stats(t, by_group.get(t, [])) for t in config.tiers]
-    for entry in tier_entries:
-        entry["failed_games"] = sum(1 for g in failures.games if g.group == entry["tier"])
+    failed = Counter(g.group for g in failures.games)
+    tier_entries = [tier_stats(t, by_group.get(t, []), failed[t]) for t in config.tiers]
     return EvalReport(
         config=config,
         player=player.name,
@@ -793,7 +834,7 @@ def _failure_summary(player: Player, games: int, failures: _Failures) -> dict[st
     }
 
 
-def _rating(config: EvalConfig, entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def _rating(config: EvalConfig, entries: Sequence[TierStats]) -> dict[str, Any]:
     # A game without a calibrated table is rated against `random` at 0, the zero of every table.
     # The documented ratings are of the game on its default board; another board is anchored by random alone.
     default_board = config.rules().info.name == get_spec(config.game).game().info.name

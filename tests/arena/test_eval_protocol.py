@@ -8,6 +8,7 @@ import pytest
 
 from arena.cli import build_parser, main
 from arena.evaluation import EvalConfig, EvalReport, MoveJudge, evaluate
+from arena.evaluation.runner import TierStats
 from arena.evaluation.stats import DEFAULT_ANCHORS
 from arena.games.registry import get_spec
 
@@ -46,6 +47,7 @@ def test_json_report(tmp_path, perfect_report):
     assert [t["tier"] for t in data["tiers"]] == ["random", "perfect"]
     for entry in data["tiers"]:
         assert set(entry) >= REQUIRED_KEYS
+        assert set(entry) == set(TierStats.__annotations__)  # the typed schema is the written one, key for key
     assert len(data["games"]) == 120
     assert data["rating"]["anchors"] == {t: DEFAULT_ANCHORS["tictactoe"][t] for t in ("random", "perfect")}
     assert data["rating"]["rating"] > DEFAULT_ANCHORS["tictactoe"]["random"]
