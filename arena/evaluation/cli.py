@@ -173,24 +173,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:  # piped or in CI: rich would fall back to 80 columns and elide the table
         console = Console(width=140)
-    trained: dict[str, Any] = {}
-    source = None
     game_kwargs = _mapping(args.game_kwargs, "--game-kwargs") if args.game_kwargs is not None else None
     asked = {"game": args.game, "game_kwargs": game_kwargs, "board_layout": args.board_layout, "context": args.context}
-    if None in asked.values():  # a flag not given: as the run trained the model
-        given = [k for k, v in asked.items() if v is not None]
-        trained, source = trained_as([args.player, *args.mix_with], given)
-    if source is not None:
-        taken = {k: v for k, v in trained.items() if asked[k] is None and v is not None}
-        if taken:
-            said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in taken.items())
-            console.print(f"as trained ({source}): {said}; a flag overrides it")
-        if args.game is not None and trained["game"] not in (None, args.game):
-            console.print(f"[yellow]note:[/yellow] --game {args.game}, but {source} trained on {trained['game']}")
-    args.game = args.game or trained.get("game") or "tictactoe"
-    game_kwargs = game_kwargs if game_kwargs is not None else trained.get("game_kwargs") or {}
-    args.board_layout = args.board_layout or trained.get("board_layout")
-    args.context = args.context or trained.get("context") or "turn"
+    shown = _as_trained([args.player, *args.mix_with], asked, console)
+    args.game = shown["game"] or "tictactoe"
+    game_kwargs = shown["game_kwargs"] or {}
+    args.board_layout = shown["board_layout"]
+    args.context = shown["context"] or "turn"
     try:
         config = EvalConfig(
             game=args.game,
@@ -296,6 +285,23 @@ def _mapping(text: str, flag: str) -> dict[str, Any]:
     return value
 
 
+def _as_trained(specs: list[str], asked: dict[str, Any], console: Console) -> dict[str, Any]:
+    """The flags in `asked` (game, game_kwargs, board_layout, context), each one not given (None) taken from the
+    training run of the `model:` players in `specs` (`trained_as`), and a line saying what was taken."""
+    if None not in asked.values():
+        return asked
+    trained, source = trained_as(specs, [k for k, v in asked.items() if v is not None])
+    if source is None:
+        return asked
+    taken = {k: v for k, v in trained.items() if k in asked and asked[k] is None and v is not None}
+    if taken:
+        said = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in taken.items())
+        console.print(f"as trained ({source}): {said}; a flag overrides it")
+    if asked["game"] is not None and trained["game"] not in (None, asked["game"]):
+        console.print(f"[yellow]note:[/yellow] --game {asked['game']}, but {source} trained on {trained['game']}")
+    return {k: v if v is not None else trained.get(k) for k, v in asked.items()}
+
+
 def trained_as(specs: list[str], given: Sequence[str] = ()) -> tuple[dict[str, Any], str | None]:
     """How the model players' training run showed them the game: {"game", "game_kwargs", "board_layout", "context"}
     read from its config.yaml (game_kwargs None where it has none; context "game" for `game` rollouts, else "turn"),
@@ -381,7 +387,11 @@ def add_play_parser(sub: Any) -> None:
         "explained and asked again. Type 'q' to quit.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--game", default="tictactoe", help="registered game name")
+    p.add_argument(
+        "--game",
+        default=None,
+        help="registered game name; default: a model opponent's training run's game (its config.yaml), else tictactoe",
+    )
     p.add_argument(
         "--opponent",
         default="perfect",
@@ -394,14 +404,15 @@ def add_play_parser(sub: Any) -> None:
     p.add_argument(
         "--board-layout",
         default=None,
-        help="how the board is written, for you and a model opponent (as it was trained; connect four: rows or "
-        "columns); default: the game's own",
+        help="how the board is written, for you and a model opponent (connect four: rows or columns); default: as "
+        "a model opponent's training run wrote it, else the game's own",
     )
     p.add_argument(
         "--game-kwargs",
         default=None,
         metavar="MAPPING",
-        help="arguments of the game, as in YAML or JSON, e.g. '{rows: 5, columns: 6}'",
+        help="arguments of the game, as in YAML or JSON, e.g. '{rows: 5, columns: 6}'; default: a model "
+        "opponent's training run's",
     )
     p.set_defaults(func=cmd_play)
 
@@ -409,14 +420,19 @@ def add_play_parser(sub: Any) -> None:
 def cmd_play(args: argparse.Namespace) -> int:
     from arena.evaluation.play import play_terminal
 
+    console = Console(highlight=False)
+    game_kwargs = _mapping(args.game_kwargs, "--game-kwargs") if args.game_kwargs is not None else None
+    asked = {"game": args.game, "game_kwargs": game_kwargs, "board_layout": args.board_layout}
+    shown = _as_trained([args.opponent], asked, console)  # a model opponent sees the game as it was trained to
     result = play_terminal(
-        args.game,
+        shown["game"] or "tictactoe",
         args.opponent,
         args.seat,
         args.seed,
+        console=console,
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
-        board_layout=args.board_layout,
-        game_kwargs=_mapping(args.game_kwargs, "--game-kwargs") if args.game_kwargs is not None else None,
+        board_layout=shown["board_layout"],
+        game_kwargs=shown["game_kwargs"],
     )
     return 0 if result != "quit" else 1

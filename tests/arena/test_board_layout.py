@@ -3,6 +3,7 @@ training's config, a model opponent and `arena play`."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -164,3 +165,17 @@ def test_arena_eval_shows_a_run_s_model_the_game_as_it_was_trained(tmp_path, cap
     assert "trained seeing the game differently" in capsys.readouterr().out
     given = ["--game", "tictactoe", "--board-layout", "rows", "--context", "turn"]
     assert main([*mixed, *given]) == 0
+
+
+def test_arena_play_shows_the_game_as_a_model_opponent_was_trained(tmp_path, capsys, monkeypatch):
+    from arena.cli import main
+
+    run = _fake_run(tmp_path / "c4", "connect_four", "columns", "turn")
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    assert main(["play", "--opponent", f"model:{run}/final", "--seat", "first"]) == 1  # quit at the first move
+    out = capsys.readouterr().out
+    assert "as trained" in out and "connect_four" in out
+    assert re.search(r"([0-6]( \.){6}\n){7}", out)  # seven columns, a line each: the layout it was trained on
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    assert main(["play", "--opponent", f"model:{run}/final", "--board-layout", "rows"]) == 1
+    assert not re.search(r"([0-6]( \.){6}\n){7}", capsys.readouterr().out)  # a flag wins over the run's own
