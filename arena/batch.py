@@ -20,14 +20,10 @@ from arena.errors import ArenaError
 
 @dataclass
 class Table:
-    """One game being played: its env, the env's info for the prompt now shown, and what the caller keeps.
-
-    A table whose info is None joins with its env's reset begun (`begin_reset`): `play_batched` ends it, the
-    opponents' first moves of the games joining together chosen in one call (`end_resets`).
-    """
+    """One game being played: its env, the env's info for the prompt now shown, and what the caller keeps."""
 
     env: TextGameEnv
-    info: dict[str, Any] | None
+    info: dict[str, Any]
     data: Any = None
     transcript: list[dict[str, Any]] = field(default_factory=list)  # a `turn_record` per agent turn
 
@@ -35,13 +31,6 @@ class Table:
     def prompt(self) -> str:
         """The user turn now shown to the player."""
         return self.info["messages"][-1]["content"]
-
-
-def end_resets(envs: Sequence[TextGameEnv]) -> list[dict[str, Any]]:
-    """End the resets `envs` began (`begin_reset`), the opponents of games that start with them to move choosing
-    their first moves together; returns each env's info, as `reset` would have."""
-    play_opponents(envs)
-    return [env.end_reset()[1] for env in envs]
 
 
 class Played(NamedTuple):
@@ -69,8 +58,7 @@ def play_batched(
     """Play `games` to the end, a round at a time.
 
     `games` is read lazily: the next game is taken only while fewer than `in_flight` (None: no limit) are being
-    played, so a generator can reset an env that an ended game just freed (or begin its reset: a `Table` without
-    info). Each round `answer` gets the games in
+    played, so a generator can reset an env that an ended game just freed. Each round `answer` gets the games in
     flight and returns one answer each, or None for a game that could not be answered (it leaves the batch
     unstepped; `answer` records why), or returns None instead of a list to stop playing altogether. Each answer is
     stepped (`begin_step`, the opponents' replies for every game at once, `end_step`), its `turn_record` added to
@@ -88,9 +76,6 @@ def play_batched(
                 exhausted = True
             else:
                 active.append(table)
-        starting = [table for table in active if table.info is None]
-        for table, info in zip(starting, end_resets([table.env for table in starting]), strict=True):
-            table.info = info
         if not active:
             return
         answers = answer(active)

@@ -128,9 +128,9 @@ class TextGameEnv(gymnasium.Env[str, str]):
     `game` (registered name), `opponent` (tier name such as "random", "noisy-0.3", "depth-2", "perfect", or a
     spec dict), `agent_seat` ("first", "second", "random"), `config` (an `EnvConfig` or dict) and any
     `EnvConfig` field as a keyword; `opponent_cache`, a dict that several envs may share so opponents (scripted
-    ones' search caches, a model) are built once. `reset` and `step` also come in halves (`begin_reset` and
-    `end_reset`, `begin_step` and `end_step`), between which `play_opponents` has the opponent move: a loop over
-    many envs has an opponent they share choose for all of them in one call (`arena.batch.play_batched`).
+    ones' search caches, a model) are built once. `step` also comes in halves (`begin_step` and `end_step`),
+    between which `play_opponents` has the opponent reply: a loop over many envs has an opponent they share
+    choose for all of them in one call (`arena.batch.play_batched`).
     `reset(options=...)` may override `opponent`, `agent_seat`, `start` (moves to pre-play) and `opponent_seed`.
 
     ## Version History
@@ -169,23 +169,14 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.system_prompt = system_prompt(self.renderer, self.config.answer)
         self._state: Any = None
         self._done = True
-        self._half: str | None = None  # "reset" or "step" between its two halves
         self._turn: _Turn | None = None  # the agent turn between begin_step and end_step
         self.opponent_seconds = 0.0  # time spent choosing opponent moves, over the env's life (for profiling)
 
     # -- episode setup -------------------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        self.begin_reset(seed=seed, options=options)
-        self.play_opponent()
-        return self.end_reset()
-
-    # `reset` and `step` each in two halves, so a loop over many games can have the opponents that the games share
-    # choose their moves together (`play_opponents`: one batched call of a model opponent for all of them).
-
-    def begin_reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        """The first half of `reset`: the episode set up, the opponent's moves before the agent's first turn (if it
-        moves first) still to come."""
+        # The opponent's moves before the agent's first turn are chosen game by game (`choose`): a start depends on
+        # the game's own seeds alone, so envs reset alike start alike (a rollout group answers one position).
         super().reset(seed=seed)
         options = dict(options or {})
         unknown = set(options) - RESET_OPTIONS
@@ -208,7 +199,6 @@ class TextGameEnv(gymnasium.Env[str, str]):
         if self.game.is_over(self._state):
             raise ArenaError(f"start position {start} already ends the game; give one with moves left")
         self.moves: list[int] = [int(m) for m in start]
-        self._start = start
         self.agent_turns = self.formatted_turns = 0
         self.invalid_reasons: list[dict[str, Any]] = []
         self._retries = 0
@@ -217,23 +207,14 @@ class TextGameEnv(gymnasium.Env[str, str]):
         self.result: str | None = None
         self._turn = None
         self._opponent_moves: list[int] = []  # the opponent's moves since the agent's last one
-        self._half = "reset"
-
-    def end_reset(self) -> tuple[str, dict[str, Any]]:
-        """The second half of `reset`, once the opponent has moved: what `reset` returns."""
-        self._end_half("reset")
+        self.play_opponent()
         if self.game.is_over(self._state):
             raise ArenaError(
-                f"start position {self._start} lets the opponent end the game before the agent moves; "
+                f"start position {start} lets the opponent end the game before the agent moves; "
                 "give a start where the agent gets a turn"
             )
         prompt = self._prompt()
         return prompt, self._info(prompt, opponent_moves=list(self._opponent_moves))
-
-    def _end_half(self, half: str) -> None:
-        if self._half != half:
-            raise ArenaError(f"end_{half}() called without begin_{half}()")
-        self._half = None
 
     def _opponent(self, value: Any) -> Any:
         from opponents import make_opponent, parse_opponent
@@ -250,8 +231,8 @@ class TextGameEnv(gymnasium.Env[str, str]):
     def begin_step(self, action: str) -> None:
         """The first half of `step`: read the agent's answer and play it (or apply the invalid-move policy). The
         opponent's reply is still to come: `opponent_to_move()` says whether it is the opponent's turn."""
-        if self._half is not None:
-            raise ArenaError(f"a {self._half} is under way: call end_{self._half}() first")
+        if self._turn is not None:
+            raise ArenaError("a step is under way: call end_step() first")
         if self._done:
             raise EpisodeOverError("step() called after the episode ended; call reset() to start a new one")
         text = action if isinstance(action, str) else _as_text(action)
@@ -281,15 +262,10 @@ class TextGameEnv(gymnasium.Env[str, str]):
             self.moves.append(int(turn.agent_move))
         self._turn = turn
         self._opponent_moves = []
-        self._half = "step"
 
     def opponent_to_move(self) -> bool:
-        """Whether the opponent is to move now, between the halves of `reset` or `step`: until the rules give the
-        agent its turn or the game ends."""
-        if self._half is None:
-            return False
-        if self._half == "step" and self._turn.agent_move is None:
-            return False  # no move was played: a retry or a forfeit
+        """Whether it is the opponent's turn in the current position: after the agent's move, until the rules give
+        the agent its turn or the game ends (never after a retry or a forfeit, which leave the agent to move)."""
         if self.game.is_over(self._state):
             return False
         if not self.game.legal_moves(self._state):
@@ -316,8 +292,9 @@ class TextGameEnv(gymnasium.Env[str, str]):
 
     def end_step(self) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """The second half of `step`, once the opponent has replied: what `step` returns."""
-        self._end_half("step")
         turn, self._turn = self._turn, None
+        if turn is None:
+            raise ArenaError("end_step() called without begin_step()")
         terminated = turn.forfeit or self.game.is_over(self._state)
         truncated = (
             not terminated
@@ -467,8 +444,8 @@ class _Turn:
 
 
 def play_opponents(envs: Sequence[TextGameEnv]) -> None:
-    """Let each env's opponent move until the agent is to move again or the game ends (between the halves of
-    `reset` or `step`), as `TextGameEnv.play_opponent` does for one. Envs that share an opponent (one built
+    """Let each env's opponent reply until the agent is to move again or the game ends (between `begin_step` and
+    `end_step`), as `TextGameEnv.play_opponent` does for one. Envs that share an opponent (one built
     opponent for their tier, such as a model) have it choose for all of them in one `choose_many` call a round;
     each game draws from its own `opponent_rng`, so a scripted opponent plays the same moves as one game at a time."""
     while waiting := [env for env in envs if env.opponent_to_move()]:

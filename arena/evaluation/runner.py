@@ -608,10 +608,10 @@ def run_games(
                 )
             )
             options = {"agent_seat": job.seat, "opponent_seed": job.opponent_seed, "start": list(job.start)}
-            env.begin_reset(seed=job.env_seed, options=options)  # the loop ends it: opponents' first moves together
+            _, info = env.reset(seed=job.env_seed, options=options)
             record = GameRecord.unplayed(job, player.name)
             slot = _Slot(job, np.random.default_rng(job.player_seed), record)
-            yield Table(env, None, data=slot, transcript=record.transcript)
+            yield Table(env, info, data=slot, transcript=record.transcript)
 
     def leave(table: Table) -> None:
         free.setdefault(table.data.job.tier, []).append(table.env)  # reset before its next game

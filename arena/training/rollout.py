@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from arena.batch import Played, Table, end_resets, play_batched
+from arena.batch import Played, Table, play_batched
 from arena.env import EnvConfig, TextGameEnv
 from arena.errors import ArenaError
 from arena.generation import Backend, DistinctMoves
@@ -162,11 +162,10 @@ class GameRunner:
         rng = np.random.default_rng(seed)
         opponent_before = sum(env.opponent_seconds for env in self._envs)
         started = time.perf_counter()
-        envs = [self._env(i) for i in range(len(options))]
-        for env, opts in zip(envs, options, strict=True):
-            env.begin_reset(seed=int(rng.integers(2**31)), options=dict(opts))
         tables = []
-        for env, opts, info in zip(envs, options, end_resets(envs), strict=True):
+        for i, opts in enumerate(options):
+            env = self._env(i)
+            _, info = env.reset(seed=int(rng.integers(2**31)), options=dict(opts))
             ep = Episode(options=dict(opts), prompt_ids=self.chat.prompt_ids(info["messages"]))
             tables.append(Table(env, info, data=ep, transcript=ep.transcript))
         stop_ids = set(getattr(backend, "stop_ids", ()))
@@ -287,7 +286,6 @@ class GameRunner:
         pool, drawn_from = self.path_positions, list(self.path_positions)  # this call adds to the next one's
         lost_from = list(self.loss_positions)
         whole_game = [False] * (len(options) * group_size)  # members whose play-out is the policy's whole game
-        starts: list[tuple[TextGameEnv, dict[str, Any]]] = []  # each member's env, its reset begun, and options
         for g, opts in enumerate(options):
             draw = rng.random() if (path_starts > 0 or loss_starts > 0) and not opts.get("start") else 1.0
             if draw < loss_starts and lost_from:
@@ -304,14 +302,12 @@ class GameRunner:
             env_seed = int(rng.integers(2**31))
             for m in range(group_size):
                 env = self._env(g * group_size + m)
-                env.begin_reset(seed=env_seed, options=group_opts)
-                starts.append((env, group_opts))
-        for i, ((env, group_opts), info) in enumerate(zip(starts, end_resets([e for e, _ in starts]), strict=True)):
-            ep = Episode(options=group_opts, prompt_ids=self.chat.prompt_ids(info["messages"]))
-            episodes.append(ep)
-            tables.append(Table(env, info, data=len(tables), transcript=ep.transcript))
-            if whole_game[i]:
-                pool.append(([], info["seat"]))
+                _, info = env.reset(seed=env_seed, options=group_opts)
+                ep = Episode(options=group_opts, prompt_ids=self.chat.prompt_ids(info["messages"]))
+                episodes.append(ep)
+                tables.append(Table(env, info, data=len(tables), transcript=ep.transcript))
+                if whole_game[g * group_size + m]:
+                    pool.append(([], info["seat"]))
 
         first = [True] * len(episodes)
         first_invalid = [False] * len(episodes)

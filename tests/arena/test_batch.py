@@ -120,29 +120,3 @@ def test_a_step_in_halves_is_a_step_and_its_halves_are_called_in_order():
     env.begin_step("no move here")  # a forfeit: the opponent does not reply
     assert not env.opponent_to_move()
     assert env.end_step()[2] and env.outcome.forfeit
-
-
-def test_games_joining_with_their_reset_begun_start_together_as_a_reset_would_start_them():
-    shared = {}
-    envs = [TextGameEnv("tictactoe", opponent="random", agent_seat="second", opponent_cache=shared) for _ in range(4)]
-    opponent = shared["random"] = _CountingRandom(envs[0].game)
-    with pytest.raises(ArenaError, match="without begin_reset"):
-        envs[0].end_reset()
-    for seed, env in enumerate(envs):
-        env.begin_reset(seed=seed, options={"opponent": "random"})
-    with pytest.raises(ArenaError, match="a reset is under way"):
-        envs[0].step(_answer(0))
-    tables = [Table(env, None) for env in envs]
-    first_infos = []
-
-    def answer(active):
-        if not first_infos:
-            first_infos.extend(t.info for t in active)
-        return [_answer(t.info["legal_moves"][0]) for t in active]
-
-    play_batched(tables, answer, lambda table, played: True)
-    assert opponent.batches[0] == 4  # the four first moves in one call
-    assert len(first_infos) == 4
-    for seed, info in enumerate(first_infos):
-        alone = TextGameEnv("tictactoe", opponent="random", agent_seat="second")
-        assert alone.reset(seed=seed)[1] == info

@@ -86,4 +86,4 @@ def test_an_evaluation_against_a_model_tier_loads_it_once_and_batches_its_moves(
     )
     report = evaluate("random", tiers=[f"model:{path}"], games_per_tier=8, seed=0, batch_size=8)
     assert len(report.games) == 8 and len(loads) == 1  # one opponent for every env of the tier
-    assert max(calls) >= 4  # the games' replies (and first moves) chosen together
+    assert max(calls) >= 4  # the games' replies chosen together

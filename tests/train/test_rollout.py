@@ -11,12 +11,14 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from arena.generation import TransformersBackend  # noqa: E402
+from arena.games import TicTacToe  # noqa: E402
+from arena.generation import TransformersBackend, batch_seed  # noqa: E402
 from arena.models.tiny import build_tiny_model  # noqa: E402
 from arena.training.config import ExplorationSection, load_train_config  # noqa: E402
 from arena.training.exploration import Exploration  # noqa: E402
 from arena.training.grpo import ArenaRollout  # noqa: E402
 from arena.training.rollout import ChatFormatter, GameRunner  # noqa: E402
+from opponents import RandomOpponent  # noqa: E402
 
 
 class ScriptedBackend:
@@ -266,6 +268,33 @@ def test_turn_rollouts_share_one_position_per_group(tiny):
     # Positions come from random prefixes of different depths, and the agent is always the side to move.
     starts = {len(ep.options["start"]) for ep in episodes}
     assert all(isinstance(n, int) for n in starts)
+
+
+class _SampledLikeAModel(RandomOpponent):
+    """Chooses as a model opponent samples: one seed for the whole batch, drawn from every game's generator, so a
+    game's move depends on the games it is chosen with (and alone, `choose`, on its own generator only)."""
+
+    def choose(self, state, rng):
+        return self.choose_many([state], [rng])[0]
+
+    def choose_many(self, states, rngs):
+        shared = np.random.default_rng(batch_seed(rngs))
+        return [moves[int(shared.integers(len(moves)))] for moves in map(self.game.legal_moves, states)]
+
+
+def test_a_group_answers_one_position_against_an_opponent_that_samples_in_batches(tiny):
+    # Each member's opening reply must be its own game's draw, not one batched with the other games': else the
+    # members of a group answer different positions (and a random decision point, checked with one reply, could
+    # start where another reply ends the game).
+    _, tokenizer = tiny
+    config = load_train_config(None, ["--grpo.rollout", "turn"])
+    runner = GameRunner("tictactoe", config.env, tokenizer)
+    runner._opponents["random"] = _SampledLikeAModel(TicTacToe())
+    options = [{"opponent": "random", "agent_seat": "second", "opponent_seed": g} for g in range(8)]
+    episodes = runner.play_decisions(ScriptedBackend(tokenizer), options, 4, seed=0, max_new_tokens=32, temperature=1)
+    for g in range(8):
+        group = episodes[g * 4 : (g + 1) * 4]
+        assert len({tuple(ep.prompt_ids) for ep in group}) == 1
 
 
 def test_turn_rollouts_ask_a_curriculum_start_as_given(tiny):
