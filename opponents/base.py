@@ -26,8 +26,9 @@ class Opponent(ABC):
         """A legal move for the player to move in `state`."""
 
     def choose_many(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[int]:
-        """A move for each of several games at once, game i drawing from `rngs[i]` as `choose` does: the same
-        moves as `choose` one game at a time, unless the opponent batches (a model answers them in one call)."""
+        """A move for each of several games at once, game i drawing from `rngs[i]` (each game its own generator):
+        the moves `choose` gives one game at a time. An opponent that batches its work overrides it (a model answers
+        the games in one generation, so its samples depend on the games it chooses with)."""
         return [int(self.choose(state, rng)) for state, rng in zip(states, rngs, strict=True)]
 
     def __repr__(self) -> str:
