@@ -92,6 +92,8 @@ class ModelOpponent(Opponent):
 
     def choose_many(self, states: Sequence[Any], rngs: Sequence[np.random.Generator]) -> list[int]:
         """The model's moves in several games, answered in one batched generation."""
+        if not states:
+            return []  # nothing to generate (a generation of no contexts is not one)
         legal = [self.game.legal_moves(state) for state in states]
         for state, moves in zip(states, legal, strict=True):
             if not moves:

@@ -64,6 +64,7 @@ def test_choose_many_answers_several_games_in_one_generation_and_alone_as_choose
     opponent.completions = lambda s, r: calls.append(len(s)) or reply(s, r)
     moves = opponent.choose_many(states, [np.random.default_rng(i) for i in range(4)])
     assert calls == [4] and opponent.moves_played == 4
+    assert opponent.choose_many([], []) == [] and calls == [4]  # no games: no generation
     assert all(m in env.game.legal_moves(s) for m, s in zip(moves, states, strict=True))
     alone = ModelOpponent(env.game, spec, model=model, tokenizer=tokenizer)
     assert alone.choose_many(states[1:2], [np.random.default_rng(5)]) == [
